@@ -1,0 +1,89 @@
+"""Training throughput at batch 64: bare fp32 step vs bare default-AMP step vs the full loop.
+
+    python bench/train_throughput.py [--rounds 3] [--steps 10] [--batch_size 64]
+
+The variants are interleaved (round-robin, `--rounds` times) so that a noisy,
+shared machine slows them alike; the table gives the median img/s per variant
+and the ratios. "full loop" is train_one_epoch over an LMDB of synthetic word
+images with the default loader workers, decoding, batching and log lines.
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.loaders import train_loader  # noqa: E402
+from datasets.synth_build import ensure_synthetic  # noqa: E402
+from models import CRNN  # noqa: E402
+from utils.device import amp_dtype, make_scaler, select_device, use_channels_last  # noqa: E402
+from utils.engine import StepRunner, Throughput, train_one_epoch  # noqa: E402
+from utils.label_converter import LabelConverter  # noqa: E402
+from utils.optim import build_optimizer, build_scheduler  # noqa: E402
+
+
+def make_runner(device, dtype, channels_last, converter):
+    torch.manual_seed(0)
+    model = CRNN(num_classes=converter.num_classes).to(
+        device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    opt = build_optimizer("adam", model.parameters(), 1e-3, 0.0)
+    return StepRunner(model, torch.nn.CTCLoss(zero_infinity=True), opt, build_scheduler(opt, "constant", 1, 0),
+                      make_scaler(device, dtype, None), converter, device, dtype, channels_last, 5.0, 10 ** 9)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--batch_size", type=int, default=64)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=None)
+    args = p.parse_args()
+    device = select_device(args.device, 0)
+    converter = LabelConverter()
+    bs, steps = args.batch_size, args.steps
+    cache = os.path.join(tempfile.gettempdir(), "crnn_bench")
+    data = ensure_synthetic(bs * steps * 2, 64, seed=0, root=cache)
+    workers = args.workers if args.workers is not None else (1 if device.type == "cpu" else 4)
+    loader = train_loader(f"{data}/MJ_LMDB", converter, 26, 100, bs, workers, 1, 0, 0, lambda *a: None)
+    batch = next(iter(loader))
+    cl = use_channels_last(device)
+    amp = amp_dtype(device, True)
+    runners = {"bare step fp32": make_runner(device, None, False, converter),
+               f"bare step default ({amp or torch.float32}, channels_last={cl})": make_runner(device, amp, cl, converter),
+               "full loop default": make_runner(device, amp, cl, converter)}
+
+    def bare(runner):
+        for _ in range(2):
+            runner(batch[0], batch[1])
+        start = time.perf_counter()
+        for _ in range(steps):
+            runner(batch[0], batch[1])
+        return bs * steps / (time.perf_counter() - start)
+
+    def full(runner):
+        tp = Throughput(bs, warmup=2)
+        train_one_epoch(runner, loader, 0, 0, steps + 2, tp, 10 ** 6, lambda s: False, lambda *a: None, steps + 2)
+        return tp.fps
+
+    results = {name: [] for name in runners}
+    for _ in range(args.rounds):
+        for name, runner in runners.items():
+            results[name].append(full(runner) if name.startswith("full") else bare(runner))
+    med = {k: statistics.median(v) for k, v in results.items()}
+    names = list(med)
+    print(f"\nCRNN train throughput, batch {bs}, device {device}, {torch.get_num_threads()} threads, "
+          f"median of {args.rounds} interleaved rounds x {steps} steps")
+    print(f"| {'variant':<55} | {'img/s':>8} | {'vs fp32':>7} | {'vs bare default':>15} |")
+    print(f"|{'-' * 57}|{'-' * 10}|{'-' * 9}|{'-' * 17}|")
+    for name in names:
+        print(f"| {name:<55} | {med[name]:>8.1f} | {med[name] / med[names[0]]:>6.2f}x | "
+              f"{med[name] / med[names[1]]:>14.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

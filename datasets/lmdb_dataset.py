@@ -1,0 +1,97 @@
+"""LMDB word-image dataset (data_lmdb_release layout), filtered once at start-up.
+
+Training drops empty labels, labels with characters outside the alphabet and
+labels longer than the model can emit. Evaluation follows the benchmark
+protocol: labels are compared case-insensitively on alphanumerics only, and
+over-long labels stay in the denominator (the model cannot read them, so they
+count as errors). An image that cannot be decoded is skipped and counted.
+"""
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from datasets.lmdb_format import decode_label, image_key, label_key, open_lmdb
+from datasets.transforms import decode_image
+from utils.label_converter import normalize_for_eval
+
+MAX_BAD_KEYS_LOGGED = 5
+
+
+class LmdbDataset(Dataset):
+    def __init__(self, root, converter, max_label_len, img_h=32, img_w=100, train=True):
+        self.root, self.img_h, self.img_w = root, img_h, img_w
+        self.env, self.env_pid = None, None
+        env, num = open_lmdb(root)
+        self.stats = {"total": num, "empty": 0, "out_of_alphabet": 0, "too_long": 0, "missing": 0}
+        self.indices, self.labels = [], []
+        with env.begin() as txn:
+            for i in range(1, num + 1):
+                label = decode_label(txn.get(label_key(i)), root, i)
+                reason = self._reject_reason(label, converter, max_label_len, train)
+                if reason:
+                    self.stats[reason] += 1
+                    continue
+                if train:
+                    label = converter.clean(label)
+                else:
+                    self.stats["too_long"] += len(normalize_for_eval(label)) > max_label_len
+                    label = normalize_for_eval(label)
+                self.indices.append(i)
+                self.labels.append(label)
+        env.close()
+        self.stats["kept"] = len(self.indices)
+        self.bad_images = 0
+
+    @staticmethod
+    def _reject_reason(label, converter, max_label_len, train):
+        if label is None:
+            return "missing"
+        if not train:
+            return "empty" if not normalize_for_eval(label) else None
+        if not label:
+            return "empty"
+        if not converter.is_encodable(label):
+            return "out_of_alphabet"
+        if len(label) > max_label_len:
+            return "too_long"
+        return None
+
+    def describe(self):
+        s = self.stats
+        return (f"{self.root}: {s['total']} samples, kept {s['kept']} (dropped: {s['empty']} empty, "
+                f"{s['out_of_alphabet']} out-of-alphabet, {s['missing']} without label"
+                + (f", {s['too_long']} longer than the model can emit" if s["too_long"] else "") + ")")
+
+    def __len__(self):
+        return len(self.indices)
+
+    def _txn_get(self, key):
+        # Opened lazily in each DataLoader worker: an LMDB handle must not cross a fork.
+        if self.env is None or self.env_pid != os.getpid():
+            self.env, _ = open_lmdb(self.root)
+            self.env_pid = os.getpid()
+        with self.env.begin() as txn:
+            return txn.get(key)
+
+    def __getitem__(self, idx):
+        """-> (image [1, H, W] float32 or None if undecodable, label, LMDB index)."""
+        i = self.indices[idx]
+        try:
+            image = torch.from_numpy(decode_image(self._txn_get(image_key(i)), self.img_h, self.img_w))
+        except ValueError as e:
+            self.bad_images += 1
+            if self.bad_images <= MAX_BAD_KEYS_LOGGED:
+                print(f"warning: skipping {self.root} image-{i:09d}: {e}", flush=True)
+            image = None
+        return image, self.labels[idx], i
+
+
+def collate(batch):
+    """Drops undecodable samples -> (images [B, 1, H, W], labels, number dropped)."""
+    kept = [b for b in batch if b[0] is not None]
+    if not kept:
+        return None, [], len(batch)
+    images = torch.from_numpy(np.stack([b[0].numpy() for b in kept]))
+    return images, [b[1] for b in kept], len(batch) - len(kept)

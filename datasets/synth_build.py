@@ -1,0 +1,92 @@
+"""Builds (once) and caches the synthetic default data set in the data_lmdb_release layout.
+
+    <cache>/synth_v1_train<N>_val<M>_seed<S>/MJ_LMDB       training words
+    <cache>/synth_v1_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
+
+The cache root is $CRNN_CACHE_DIR, else ~/.cache/crnn_pytorch. A set is built
+in a temporary folder and renamed into place when complete, so an interrupted
+build is never mistaken for a finished one.
+"""
+import multiprocessing as mp
+import os
+import shutil
+import time
+
+from tqdm import tqdm
+
+from datasets.lmdb_format import LmdbWriter
+from datasets.synth_assets import find_backgrounds, find_fonts, find_words
+from datasets.synth_render import SynthRenderer
+
+VERSION = 1
+TRAIN_SPLIT, VAL_SPLIT = 0, 1
+CHUNK = 256
+_renderer = None
+
+
+def default_cache_root():
+    return os.environ.get("CRNN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "crnn_pytorch")
+
+
+def synth_dir(num_train, num_val, seed, root=None):
+    return os.path.join(root or default_cache_root(), f"synth_v{VERSION}_train{num_train}_val{num_val}_seed{seed}")
+
+
+def _init_worker():
+    global _renderer
+    _renderer = SynthRenderer(find_fonts(), find_words(), find_backgrounds())
+
+
+def _render_chunk(job):
+    seed, split, start, stop = job
+    return [_renderer.sample(seed, split, i) for i in range(start, stop)]
+
+
+def write_split(path, num, seed, split, workers, desc):
+    """Render samples 0..num-1 of `split` into a new LMDB at `path`."""
+    jobs = [(seed, split, s, min(s + CHUNK, num)) for s in range(0, num, CHUNK)]
+    with LmdbWriter(path) as writer, tqdm(total=num, desc=desc, unit="img", mininterval=2) as bar:
+        if workers <= 1:
+            _init_worker()
+            chunks = map(_render_chunk, jobs)
+            _write_chunks(writer, bar, chunks)
+        else:
+            with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+                _write_chunks(writer, bar, pool.imap(_render_chunk, jobs))
+
+
+def _write_chunks(writer, bar, chunks):
+    for chunk in chunks:
+        for image, label in chunk:
+            writer.add(image, label)
+        bar.update(len(chunk))
+
+
+def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=True, log=print):
+    """Return the folder of the cached synthetic set, building it first if needed.
+
+    With build=False (other ranks of a node) wait for the builder to finish instead.
+    """
+    log = log or (lambda *a: None)
+    out = synth_dir(num_train, num_val, seed, root)
+    ready = os.path.join(out, "READY")
+    if os.path.isfile(ready):
+        log(f"Using cached synthetic data: {out}")
+        return out
+    if not build:
+        while not os.path.isfile(ready):
+            time.sleep(2)
+        return out
+    workers = workers or min(4, os.cpu_count() or 1)
+    log(f"Building synthetic data ({num_train} train + {num_val} val word images, {workers} processes) in {out}")
+    tmp = f"{out}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_split(os.path.join(tmp, "MJ_LMDB"), num_train, seed, TRAIN_SPLIT, workers, "synthetic train")
+    write_split(os.path.join(tmp, "IIIT5K_lmdb"), num_val, seed, VAL_SPLIT, workers, "synthetic val")
+    open(os.path.join(tmp, "READY"), "w").close()
+    try:
+        os.rename(tmp, out)
+    except OSError:
+        # Another process finished the same set first: keep its copy.
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

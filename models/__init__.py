@@ -1,0 +1,3 @@
+from models.crnn import CRNN
+
+__all__ = ["CRNN"]

@@ -1,0 +1,110 @@
+# Shared by the test/train_*.sh launchers: flag parsing, environment, logging, summary.
+# Launchers stay thin: bash parses flags and greps results; main.py does the training.
+
+# Defaults; the launchers may set their own before calling parse_args.
+data_path=""; epochs=""; device_id="${ASCEND_DEVICE_ID:-0}"; max_step=""; stop_step=""; profiling=""
+batch_size=""; nproc="${nproc:-8}"; nnodes=1; node_rank=0; master_addr=127.0.0.1; master_port=29500
+extra_args=()
+
+usage_error() { echo "error: $1" >&2; exit 2; }
+
+# Accepts both --flag=value and --flag value; anything unknown goes through to main.py.
+parse_args() {
+    while [ $# -gt 0 ]; do
+        local flag="$1" value="" has_eq=0
+        case "$flag" in --*=*) value="${flag#*=}"; flag="${flag%%=*}"; has_eq=1 ;; esac
+        case "$flag" in
+            --data_path|--epochs|--npu|--device_id|--max_step|--stop_step|--profiling|--batch_size|\
+            --nproc|--nnodes|--node_rank|--master_addr|--master_port)
+                if [ $has_eq -eq 0 ]; then
+                    [ $# -ge 2 ] || usage_error "$flag needs a value"
+                    value="$2"; shift
+                fi
+                case "$flag" in
+                    --data_path) data_path="$value" ;;
+                    --epochs) epochs="$value" ;;
+                    --npu|--device_id) device_id="$value" ;;
+                    --max_step) max_step="$value" ;;
+                    --stop_step) stop_step="$value" ;;
+                    --profiling) profiling="$value" ;;
+                    --batch_size) batch_size="$value" ;;
+                    --nproc) nproc="$value" ;;
+                    --nnodes) nnodes="$value" ;;
+                    --node_rank) node_rank="$value" ;;
+                    --master_addr) master_addr="$value" ;;
+                    --master_port) master_port="$value" ;;
+                esac ;;
+            *) extra_args+=("$1") ;;
+        esac
+        shift
+    done
+    if [ -n "$data_path" ] && [ ! -d "$data_path" ]; then
+        usage_error "--data_path $data_path does not exist (expected a folder with MJ_LMDB and IIIT5K_lmdb)"
+    fi
+}
+
+# Sets main_flags: main.py flags from the parsed launcher flags (unset ones keep main.py's defaults).
+build_main_flags() {
+    main_flags=()
+    [ -n "$data_path" ] && main_flags+=(--data_path "$data_path")
+    [ -n "$epochs" ] && main_flags+=(--epochs "$epochs")
+    [ -n "$max_step" ] && main_flags+=(--max_step "$max_step")
+    [ -n "$stop_step" ] && main_flags+=(--stop_step "$stop_step")
+    [ -n "$profiling" ] && main_flags+=(--profiling "$profiling")
+    [ -n "$batch_size" ] && main_flags+=(--batch_size "$batch_size")
+    main_flags+=("${extra_args[@]}")
+}
+
+setup_run() {  # $1 = rank size, $2 = acc|perf
+    repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    cd "$repo_root" || exit 1
+    export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"  # busy-waiting threads stall torch on shared CPUs
+    export PYTHONUNBUFFERED=1
+    rank_size="$1"
+    output_dir="$repo_root/test/output/$device_id"
+    mkdir -p "$output_dir"
+    log_file="$output_dir/train_${device_id}.log"
+    case_name="CRNN_ID0103_for_PyTorch_bs${batch_size:-64}_${rank_size}p_$2"
+    echo "Logging to $log_file"
+    start_time=$(date +%s)
+}
+
+# Runs a command, tee-ing its output to the log; returns the command's status.
+run_logged() {
+    set -o pipefail
+    "$@" 2>&1 | tee "$log_file"
+    local status=$?
+    set +o pipefail
+    return $status
+}
+
+write_summary() {  # $1 = exit status of the run, $2 = acc|perf
+    local status="$1" fps acc loss device step_ms e2e
+    e2e=$(( $(date +%s) - start_time ))
+    fps=$(grep -a '^FPS:' "$log_file" | tail -1 | awk '{print $2}')
+    acc=$(grep -a '^Accuracy:' "$log_file" | tail -1 | awk '{print $2}')
+    device=$(grep -a '^Device:' "$log_file" | head -1 | awk '{print $2}' | tr -d ',')
+    grep -a '^Epoch: \[' "$log_file" | sed -E 's/.*loss: ([0-9.naif]+).*/\1/' > "$output_dir/train_${case_name}_loss.txt"
+    loss=$(tail -1 "$output_dir/train_${case_name}_loss.txt")
+    step_ms=$(awk -v f="${fps:-0}" -v b="${batch_size:-64}" -v r="$rank_size" 'BEGIN { if (f > 0) printf "%.2f", b * r * 1000 / f; else print "" }')
+    echo "Final Performance images/sec : ${fps:-unknown}"
+    [ "$2" = acc ] && echo "Final Train Accuracy : ${acc:-unknown}"
+    echo "E2E Training Duration sec : $e2e"
+    {
+        echo "Network = CRNN_ID0103_for_PyTorch"
+        echo "RankSize = $rank_size"
+        echo "BatchSize = ${batch_size:-64}"
+        echo "DeviceType = ${device:-unknown}"
+        echo "CaseName = $case_name"
+        echo "ActualFPS = ${fps:-unknown}"
+        echo "TrainingTime = ${step_ms:-unknown}"
+        [ "$2" = acc ] && echo "TrainAccuracy = ${acc:-unknown}"
+        echo "ActualLoss = ${loss:-unknown}"
+        echo "E2ETrainingTime = $e2e"
+    } > "$output_dir/${case_name}.log"
+    echo "Summary: $output_dir/${case_name}.log  (log: $log_file)"
+    if [ "$status" -ne 0 ]; then
+        echo "error: training exited with status $status; see $log_file" >&2
+    fi
+    return "$status"
+}

@@ -1,0 +1,55 @@
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from datasets.lmdb_format import LmdbWriter  # noqa: E402
+from datasets.synth_assets import find_fonts  # noqa: E402
+
+TINY_MODEL = ["--cnn_width", "8", "--hidden_size", "32", "--device", "cpu", "--workers", "0"]
+
+
+def word_image(text, font_path=None, size=(120, 40)):
+    """A clean dark-on-light rendering of `text`, PNG bytes."""
+    font = ImageFont.truetype(font_path or find_fonts()[0], 26)
+    image = Image.new("L", size, 230)
+    ImageDraw.Draw(image).text((4, 4), text, font=font, fill=20)
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def write_lmdb(path, samples):
+    """samples: (image bytes, label) pairs -> LMDB at path."""
+    with LmdbWriter(str(path)) as w:
+        for image, label in samples:
+            w.add(image, label)
+    return str(path)
+
+
+def random_words(n, seed=0, min_len=2, max_len=5):
+    rng = np.random.default_rng(seed)
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789")
+    return ["".join(rng.choice(letters, rng.integers(min_len, max_len + 1))) for _ in range(n)]
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """<dir>/MJ_LMDB with 64 clean word images and <dir>/IIIT5K_lmdb holding the same 64."""
+    root = tmp_path_factory.mktemp("tiny_data")
+    samples = [(word_image(w), w) for w in random_words(64)]
+    write_lmdb(root / "MJ_LMDB", samples)
+    write_lmdb(root / "IIIT5K_lmdb", samples)
+    return str(root)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # Synthetic sets built by tests never touch the user's cache.
+    monkeypatch.setenv("CRNN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "synth_cache"))

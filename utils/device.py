@@ -1,0 +1,66 @@
+"""Device choice (once, in main) and the single mixed-precision path.
+
+auto picks an Ascend NPU when torch_npu imports and sees a device, then CUDA,
+then the CPU. AMP is torch.amp autocast: fp16 with a GradScaler on NPU/CUDA,
+bf16 without one on CPUs with native bf16 (AVX512-BF16 / AMX); elsewhere the
+same code runs with autocast disabled (fp32).
+"""
+import importlib
+
+import torch
+
+from utils.errors import UserError
+
+
+def _npu_available():
+    try:
+        importlib.import_module("torch_npu")
+    except ImportError:
+        return False
+    return torch.npu.is_available()
+
+
+def select_device(name, index):
+    """name: auto | npu | cuda | cpu; index: the device id (LOCAL_RANK under torchrun, else --npu)."""
+    if name == "auto":
+        name = "npu" if _npu_available() else "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "npu":
+        if not _npu_available():
+            raise UserError("--device npu: torch_npu is not installed or sees no NPU (pip install -r 1.8_requirements.txt on an Ascend host)")
+        torch.npu.set_device(index)
+        return torch.device("npu", index)
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA device is visible (use --device cpu or auto)")
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
+    return torch.device("cpu")
+
+
+def cpu_has_bf16():
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def amp_dtype(device, enabled):
+    """The autocast dtype for this device, or None for fp32."""
+    if not enabled:
+        return None
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_has_bf16() else None
+    return torch.float16
+
+
+def make_scaler(device, dtype, loss_scale):
+    """GradScaler, active for fp16 only. loss_scale: None (dynamic) or a float (start value that
+    only backs off on overflow, the closest match of apex's static scale that never grows)."""
+    kwargs = {"enabled": dtype == torch.float16}
+    if loss_scale is not None:
+        kwargs.update(init_scale=loss_scale, growth_interval=2 ** 31 - 1)
+    if device.type == "npu":
+        return torch.npu.amp.GradScaler(**kwargs)
+    return torch.amp.GradScaler(device.type, **kwargs)
+
+
+def use_channels_last(device):
+    # NHWC convs are the fast layout of oneDNN and cuDNN; torch_npu does not support it.
+    return device.type in ("cpu", "cuda")

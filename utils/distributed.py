@@ -1,0 +1,80 @@
+"""Everything distributed: torchrun environment, process group, rank helpers, reductions.
+
+One process is world size 1 on the same code path: without torchrun's
+environment no process group is created and the helpers are no-ops.
+    torchrun --nproc_per_node 2 main.py ...   # RANK, WORLD_SIZE, LOCAL_RANK set by torchrun
+"""
+import datetime
+import os
+
+import torch
+import torch.distributed as dist
+
+BACKENDS = {"npu": "hccl", "cuda": "nccl", "cpu": "gloo"}
+
+
+def env_local_rank():
+    return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def launched_by_torchrun():
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def init_distributed(device, timeout_s):
+    """Join the torchrun process group. A finite timeout makes the survivors of a dead rank fail
+    instead of hanging; torchrun then stops the job and reports the rank that died."""
+    if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
+        return
+    kwargs = {"timeout": datetime.timedelta(seconds=timeout_s)}
+    if device.type != "cpu":
+        kwargs["device_id"] = device
+    dist.init_process_group(BACKENDS[device.type], **kwargs)
+
+
+def destroy():
+    if is_dist():
+        dist.destroy_process_group()
+
+
+def is_dist():
+    return dist.is_available() and dist.is_initialized()
+
+
+def get_rank():
+    return dist.get_rank() if is_dist() else 0
+
+
+def get_world_size():
+    return dist.get_world_size() if is_dist() else 1
+
+
+def is_main_process():
+    return get_rank() == 0
+
+
+def barrier():
+    if is_dist():
+        dist.barrier()
+
+
+def all_reduce_sum(values, device):
+    """Sum a list of numbers over all ranks (returns plain floats)."""
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    if is_dist():
+        dist.all_reduce(t)
+    return t.tolist()
+
+
+def broadcast_object(obj):
+    """Rank 0's value of `obj` on every rank."""
+    if not is_dist():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def save_on_master(save_fn, *args, **kwargs):
+    if is_main_process():
+        save_fn(*args, **kwargs)

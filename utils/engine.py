@@ -1,0 +1,158 @@
+"""One training step, the training epoch loop and evaluation. Plain values in, numbers out."""
+import math
+import time
+
+import torch
+from tqdm import tqdm
+
+from utils.errors import UserError
+from utils.metrics import SmoothedValue, score
+
+
+def ctc_loss(criterion, logits, targets, target_lengths):
+    """CTC in fp32 whatever the autocast dtype: log-softmax and the loss are unstable in fp16/bf16."""
+    log_probs = logits.float().log_softmax(2)                     # [T, B, C]
+    input_lengths = torch.full((log_probs.shape[1],), log_probs.shape[0], dtype=torch.int32)
+    return criterion(log_probs, targets, input_lengths, target_lengths)
+
+
+def to_device(images, device, channels_last):
+    images = images.to(device, non_blocking=True)
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def autocast(device, dtype):
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+class StepRunner:
+    """Forward, fp32 CTC loss, scaled backward, clipping, optimizer and scheduler step.
+
+    A step whose loss or gradient is not finite is skipped and counted (for fp16
+    the GradScaler skips overflowed steps itself); `max_bad_steps` such steps
+    in a row stop the run rather than train on garbage.
+    """
+
+    def __init__(self, model, criterion, optimizer, scheduler, scaler, converter, device,
+                 dtype, channels_last, grad_clip, max_bad_steps):
+        self.model, self.criterion, self.optimizer = model, criterion, optimizer
+        self.scheduler, self.scaler, self.converter = scheduler, scaler, converter
+        self.device, self.dtype, self.channels_last = device, dtype, channels_last
+        self.grad_clip, self.max_bad_steps = grad_clip, max_bad_steps
+        self.bad_in_row = self.bad_total = 0
+
+    def __call__(self, images, labels):
+        """-> loss (float tensor on device), or None when the step was skipped."""
+        images = to_device(images, self.device, self.channels_last)
+        targets, lengths = self.converter.encode(labels)
+        with autocast(self.device, self.dtype):
+            logits = self.model(images)
+        loss = ctc_loss(self.criterion, logits, targets.to(self.device), lengths.to(self.device))
+        self.optimizer.zero_grad(set_to_none=True)
+        finite = bool(torch.isfinite(loss))
+        if finite:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip or float("inf"))
+            finite = self.scaler.is_enabled() or bool(torch.isfinite(norm))
+        if not finite:
+            self.optimizer.zero_grad(set_to_none=True)
+            self._count_bad()
+            return None
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.bad_in_row = 0
+        return loss.detach()
+
+    def _count_bad(self):
+        self.bad_in_row += 1
+        self.bad_total += 1
+        print(f"warning: non-finite loss or gradient, step skipped ({self.bad_total} so far)", flush=True)
+        if self.bad_in_row >= self.max_bad_steps:
+            raise UserError(f"{self.bad_in_row} steps in a row had a non-finite loss or gradient: "
+                            "stopping (lower --lr, check the data, or raise --max_bad_steps)")
+
+
+def format_eta(seconds):
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@torch.no_grad()
+def evaluate(model, loader, converter, device, channels_last, progress=False, desc="eval"):
+    """fp32 greedy-decode evaluation of this rank's shard.
+
+    -> {"correct", "total", "ned", "skipped", "examples": [(gt, pred, conf), ...]}
+    fp32 on purpose: the exported ONNX model is fp32, and offline accuracy must equal this one.
+    """
+    was_training = model.training
+    model.eval()
+    out = {"correct": 0, "total": 0, "ned": 0.0, "skipped": 0, "examples": []}
+    for images, labels, dropped in tqdm(loader, desc=desc, disable=None if progress else True, leave=False, mininterval=2):
+        out["skipped"] += dropped
+        if images is None:
+            continue
+        logits = model(to_device(images, device, channels_last))
+        preds, confs = converter.decode(logits.cpu())
+        for gt, pred, conf in zip(labels, preds, confs):
+            ok, ned = score(pred, gt)
+            out["correct"] += ok
+            out["total"] += 1
+            out["ned"] += ned
+            if len(out["examples"]) < 5:
+                out["examples"].append((gt, pred, conf))
+    model.train(was_training)
+    return out
+
+
+class Throughput:
+    """img/s over steps after the first `warmup` (compile / allocator warm-up excluded), as the recipe does."""
+
+    def __init__(self, images_per_step, warmup=10):
+        self.images_per_step, self.warmup = images_per_step, warmup
+        self.steps, self.seconds, self.all_steps, self.all_seconds = 0, 0.0, 0, 0.0
+
+    def update(self, step_seconds):
+        self.all_steps += 1
+        self.all_seconds += step_seconds
+        if self.all_steps > self.warmup:
+            self.steps += 1
+            self.seconds += step_seconds
+
+    @property
+    def fps(self):
+        steps, secs = (self.steps, self.seconds) if self.steps else (self.all_steps, self.all_seconds)
+        return self.images_per_step * steps / secs if secs else 0.0
+
+
+def train_one_epoch(step_runner, loader, epoch, start_step, steps_in_epoch, throughput, print_freq,
+                    on_step, log, eta_steps_left):
+    """Run steps start_step..steps_in_epoch-1 of `epoch`. `on_step(step)` is called after each step
+    and returns True to stop early. -> (mean loss, stopped early?)"""
+    loss_meter, data_meter, time_meter = SmoothedValue(), SmoothedValue(), SmoothedValue()
+    step = start_step
+    end = time.perf_counter()
+    for images, labels, _ in loader:
+        if step >= steps_in_epoch:
+            break
+        data_time = time.perf_counter() - end
+        loss = step_runner(images, labels) if images is not None else None
+        if loss is not None:
+            loss_meter.update(float(loss))
+        step += 1
+        step_time = time.perf_counter() - end
+        throughput.update(step_time)
+        data_meter.update(data_time)
+        time_meter.update(step_time)
+        if step % print_freq == 0 or step == steps_in_epoch:
+            lr = step_runner.optimizer.param_groups[0]["lr"]
+            eta = format_eta(time_meter.avg * (eta_steps_left - (step - start_step)))
+            log(f"Epoch: [{epoch}][{step:>{len(str(steps_in_epoch))}}/{steps_in_epoch}]  eta: {eta}  "
+                f"loss: {loss_meter.avg:.4f} ({loss_meter.global_avg:.4f})  lr: {lr:.6f}  "
+                f"img/s: {throughput.images_per_step / max(time_meter.avg, 1e-9):.1f}  "
+                f"data: {data_meter.avg:.4f}  time: {time_meter.avg:.4f}")
+        if on_step(step):
+            return loss_meter.global_avg, True
+        end = time.perf_counter()
+    return (loss_meter.global_avg if loss_meter.count else math.nan), False

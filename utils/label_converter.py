@@ -1,0 +1,80 @@
+"""Labels <-> CTC targets, shared by training, evaluation and post-processing.
+
+Index 0 is the CTC blank; character i of the alphabet is class i + 1, so the
+default alphabet `0-9a-z` gives 37 classes.
+"""
+import os
+
+import torch
+
+from utils.errors import UserError
+
+DEFAULT_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+BLANK = 0
+
+
+def load_alphabet(value):
+    """`value` is the alphabet itself, or the path of a file holding it (newlines ignored)."""
+    if value and os.path.isfile(value):
+        with open(value, encoding="utf-8") as f:
+            value = "".join(line.rstrip("\n") for line in f)
+    if not value:
+        raise UserError("--alphabet is empty: give the characters (e.g. 0123456789abcdefghijklmnopqrstuvwxyz) or a file")
+    if len(set(value)) != len(value):
+        raise UserError(f"--alphabet has repeated characters: {value!r}")
+    return value
+
+
+def normalize_for_eval(text):
+    """The benchmark protocol: case-insensitive, alphanumeric characters only."""
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+class LabelConverter:
+    def __init__(self, alphabet=DEFAULT_ALPHABET):
+        self.alphabet = alphabet
+        # Labels are lower-cased; an alphabet with upper-case letters keeps case.
+        self.lower = alphabet == alphabet.lower()
+        self.index = {c: i + 1 for i, c in enumerate(alphabet)}
+
+    @property
+    def num_classes(self):
+        return len(self.alphabet) + 1
+
+    def clean(self, label):
+        return label.lower() if self.lower else label
+
+    def is_encodable(self, label):
+        return all(c in self.index for c in self.clean(label))
+
+    def encode(self, labels):
+        """list of str -> (targets [sum(len)], lengths [B]) as int32 tensors for CTCLoss."""
+        cleaned = [self.clean(t) for t in labels]
+        targets = [self.index[c] for t in cleaned for c in t]
+        lengths = [len(t) for t in cleaned]
+        return torch.tensor(targets, dtype=torch.int32), torch.tensor(lengths, dtype=torch.int32)
+
+    def decode_indices(self, indices):
+        """One sequence of class ids -> text: collapse repeats, then drop blanks."""
+        chars, prev = [], BLANK
+        for i in indices:
+            if i != prev and i != BLANK:
+                chars.append(self.alphabet[i - 1])
+            prev = i
+        return "".join(chars)
+
+    def decode(self, logits):
+        """Greedy CTC decode of [T, B, C] scores -> (texts, confidences).
+
+        The confidence is the product of the max softmax probabilities of the
+        emitted (non-blank, non-repeated) steps, as in DTRB's demo.
+        """
+        probs = torch.as_tensor(logits).float().softmax(2)
+        best, ids = probs.max(2)                               # [T, B]
+        texts, confs = [], []
+        for b in range(ids.shape[1]):
+            seq = ids[:, b].tolist()
+            texts.append(self.decode_indices(seq))
+            keep = [t for t, i in enumerate(seq) if i != BLANK and (t == 0 or i != seq[t - 1])]
+            confs.append(float(best[keep, b].prod()) if keep else 1.0)
+        return texts, confs
