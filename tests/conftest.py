@@ -1,3 +1,4 @@
+import functools
 import io
 import os
 import sys
@@ -15,9 +16,14 @@ from datasets.synth_assets import find_fonts  # noqa: E402
 TINY_MODEL = ["--cnn_width", "8", "--hidden_size", "32", "--device", "cpu", "--workers", "0"]
 
 
-def word_image(text, font_path=None, size=(120, 40)):
+@functools.lru_cache(maxsize=None)
+def test_font():
+    return ImageFont.truetype(find_fonts()[0], 26)
+
+
+def word_image(text, size=(120, 40)):
     """A clean dark-on-light rendering of `text`, PNG bytes."""
-    font = ImageFont.truetype(font_path or find_fonts()[0], 26)
+    font = test_font()
     image = Image.new("L", size, 230)
     ImageDraw.Draw(image).text((4, 4), text, font=font, fill=20)
     buf = io.BytesIO()
@@ -41,10 +47,11 @@ def random_words(n, seed=0, min_len=2, max_len=5):
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
-    """<dir>/MJ_LMDB with 64 clean word images and <dir>/IIIT5K_lmdb holding the same 64."""
+    """<dir>/MJ_LMDB: 64 clean word images, each 25 times (an epoch of 100 steps at batch 16);
+    <dir>/IIIT5K_lmdb: the same 64 once."""
     root = tmp_path_factory.mktemp("tiny_data")
     samples = [(word_image(w), w) for w in random_words(64)]
-    write_lmdb(root / "MJ_LMDB", samples)
+    write_lmdb(root / "MJ_LMDB", samples * 25)
     write_lmdb(root / "IIIT5K_lmdb", samples)
     return str(root)
 

@@ -13,8 +13,8 @@ def run_main(argv):
 
 
 def test_tiny_model_overfits_64_images(tiny_data, tmp_path, capsys):
-    acc = run_main(["--data_path", tiny_data, "--output_dir", str(tmp_path), "--epochs", "60", "--batch_size", "16",
-                    "--lr", "3e-3", "--warmup_steps", "20", "--print_freq", "1000", *TINY_MODEL])
+    acc = run_main(["--data_path", tiny_data, "--output_dir", str(tmp_path), "--epochs", "20", "--batch_size", "16", "--opt_level", "O0",
+                    "--warmup_steps", "0", "--print_freq", "1000", *TINY_MODEL])
     out = capsys.readouterr().out
     assert acc == 1.0, out[-2000:]
     assert "Accuracy: 1.0000" in out
@@ -36,8 +36,8 @@ def _weights(path):
 
 
 def test_resume_continues_at_the_right_step(tiny_data, tmp_path, capsys):
-    common = ["--data_path", tiny_data, "--epochs", "3", "--batch_size", "16", "--opt_level", "O0",
-              "--print_freq", "1", *TINY_MODEL]
+    common = ["--data_path", tiny_data, "--epochs", "3", "--max_step", "4", "--batch_size", "16",
+              "--opt_level", "O0", "--print_freq", "1", *TINY_MODEL]
     # Uninterrupted: 3 epochs x 4 steps.
     full = tmp_path / "full"
     run_main(common + ["--output_dir", str(full)])
