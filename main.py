@@ -45,7 +45,9 @@ def get_args_parser():
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=None, help=f"default {DATA_EPOCHS} with --data_path, {SYNTH_EPOCHS} on synthetic data")
     t.add_argument("--batch_size", type=int, default=64, help="per device")
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate for a global batch of 64 (see --lr_scaling)")
+    t.add_argument("--lr_scaling", default="none", choices=["none", "linear"],
+                   help="linear: lr x global batch / 64 (Goyal et al.); none: --lr as given")
     t.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "adadelta", "sgd"])
     t.add_argument("--lr_schedule", default="cosine", choices=["cosine", "constant"])
     t.add_argument("--warmup_steps", type=int, default=200)
@@ -113,7 +115,7 @@ def run(args, device, data_path):
     model = CRNN(**model_args)
     if ckpt:
         load_model_weights(model, ckpt["model"], args.resume)
-    channels_last = use_channels_last(device)
+    channels_last = use_channels_last(device, world)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     dtype = amp_dtype(device, args.amp and args.opt_level != "O0")
     workers = args.workers if args.workers is not None else (1 if device.type == "cpu" else 4)
@@ -123,6 +125,7 @@ def run(args, device, data_path):
     log(f"Device: {device}, world size {world}, precision {dtype or torch.float32}, channels_last {channels_last}")
 
     def validate():
+        dist.sync_buffers(model)
         results = {}
         for name, loader in val_loaders.items():
             r = evaluate(model, loader, converter, device, channels_last, progress=dist.is_main_process(), desc=name)
@@ -155,7 +158,8 @@ def fit(args, model, model_args, converter, loader, validate, device, dtype, cha
     ddp_model = model
     if dist.get_world_size() > 1:
         ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.type == "cpu" else [device])
-    optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    lr = args.lr * (args.batch_size * dist.get_world_size() / 64 if args.lr_scaling == "linear" else 1)
+    optimizer = build_optimizer(args.optimizer, model.parameters(), lr, args.weight_decay)
     scheduler = build_scheduler(optimizer, args.lr_schedule, epochs * steps_per_epoch, args.warmup_steps)
     scaler = make_scaler(device, dtype, parse_loss_scale(args.loss_scale))
     state = {"epoch": 0, "step": 0, "global_step": 0, "best_acc": 0.0}
@@ -198,7 +202,7 @@ def fit(args, model, model_args, converter, loader, validate, device, dtype, cha
         return g >= total_steps
 
     start = time.time()
-    log(f"Training {epochs} epochs x {steps_per_epoch} steps, batch {args.batch_size} x {dist.get_world_size()} devices")
+    log(f"Training {epochs} epochs x {steps_per_epoch} steps, batch {args.batch_size} x {dist.get_world_size()} devices, lr {lr:g}")
     with profiler:
         while state["epoch"] < epochs and state["global_step"] < total_steps:
             epoch = state["epoch"]

@@ -6,8 +6,6 @@ protocol: labels are compared case-insensitively on alphanumerics only, and
 over-long labels stay in the denominator (the model cannot read them, so they
 count as errors). An image that cannot be decoded is skipped and counted.
 """
-import os
-
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -22,7 +20,6 @@ MAX_BAD_KEYS_LOGGED = 5
 class LmdbDataset(Dataset):
     def __init__(self, root, converter, max_label_len, img_h=32, img_w=100, train=True):
         self.root, self.img_h, self.img_w = root, img_h, img_w
-        self.env, self.env_pid = None, None
         env, num = open_lmdb(root)
         self.stats = {"total": num, "empty": 0, "out_of_alphabet": 0, "too_long": 0, "missing": 0}
         self.indices, self.labels = [], []
@@ -40,7 +37,6 @@ class LmdbDataset(Dataset):
                     label = normalize_for_eval(label)
                 self.indices.append(i)
                 self.labels.append(label)
-        env.close()
         self.stats["kept"] = len(self.indices)
         self.bad_images = 0
 
@@ -68,11 +64,9 @@ class LmdbDataset(Dataset):
         return len(self.indices)
 
     def _txn_get(self, key):
-        # Opened lazily in each DataLoader worker: an LMDB handle must not cross a fork.
-        if self.env is None or self.env_pid != os.getpid():
-            self.env, _ = open_lmdb(self.root)
-            self.env_pid = os.getpid()
-        with self.env.begin() as txn:
+        # open_lmdb opens lazily once per process: each DataLoader worker gets its own handle.
+        env, _ = open_lmdb(self.root)
+        with env.begin() as txn:
             return txn.get(key)
 
     def __getitem__(self, idx):

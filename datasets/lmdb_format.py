@@ -21,8 +21,19 @@ def label_key(index):
     return b"label-%09d" % index
 
 
+_OPEN = {}  # (path, pid) -> (env, num): py-lmdb refuses to open one environment twice in a process
+
+
 def open_lmdb(path):
-    """Open an LMDB read-only (never written, no lock file needed) with one clear error per problem."""
+    """Open an LMDB read-only (never written, no lock file needed) with one clear error per problem.
+    One handle per folder and process, shared by every dataset reading it; fork-safe by pid."""
+    key = (os.path.realpath(path), os.getpid())
+    if key not in _OPEN:
+        _OPEN[key] = _open_checked(path)
+    return _OPEN[key]
+
+
+def _open_checked(path):
     if not os.path.isdir(path):
         raise UserError(f"LMDB folder not found: {path} ({LAYOUT_HINT})")
     if not os.path.isfile(os.path.join(path, "data.mdb")):

@@ -69,6 +69,13 @@ setup_run() {  # $1 = rank size, $2 = acc|perf
     start_time=$(date +%s)
 }
 
+# torchrun with one process per device on this node; torchrun's own failure handling stops the
+# other ranks (and names the failed one) when a process dies.
+run_torchrun() {
+    torchrun --nproc_per_node "$nproc" --nnodes "$nnodes" --node_rank "$node_rank" \
+        --master_addr "$master_addr" --master_port "$master_port" main.py "$@"
+}
+
 # Runs a command, tee-ing its output to the log; returns the command's status.
 run_logged() {
     set -o pipefail

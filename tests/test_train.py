@@ -12,21 +12,19 @@ def run_main(argv):
     return main.main(main.get_args_parser().parse_args(argv))
 
 
-def test_tiny_model_overfits_64_images(tiny_data, tmp_path, capsys):
-    acc = run_main(["--data_path", tiny_data, "--output_dir", str(tmp_path), "--epochs", "20", "--batch_size", "16", "--opt_level", "O0",
-                    "--warmup_steps", "0", "--print_freq", "1000", *TINY_MODEL])
-    out = capsys.readouterr().out
+def test_tiny_model_overfits_64_images(tiny_data, overfit_run, capsys):
+    out_dir, out, acc = overfit_run
     assert acc == 1.0, out[-2000:]
     assert "Accuracy: 1.0000" in out
     assert float(out.split("FPS: ")[1].split()[0]) > 0
-    ckpt = load_training_checkpoint(str(tmp_path / "model_best.pth"))
+    ckpt = load_training_checkpoint(os.path.join(out_dir, "model_best.pth"))
     assert ckpt["best_acc"] == 1.0
     assert ckpt["model_args"] == {"img_h": 32, "num_channels": 1, "num_classes": 37, "hidden_size": 32, "cnn_width": 8}
     assert ckpt["alphabet"] == "0123456789abcdefghijklmnopqrstuvwxyz"
     assert set(ckpt) >= {"model", "optimizer", "lr_scheduler", "scaler", "epoch", "step", "best_acc"}
     assert not any(k.startswith("module.") for k in ckpt["model"])
     # --eval_only on the saved checkpoint reproduces the accuracy without training.
-    assert run_main(["--data_path", tiny_data, "--eval_only", "--resume", str(tmp_path / "model_best.pth"),
+    assert run_main(["--data_path", tiny_data, "--eval_only", "--resume", os.path.join(out_dir, "model_best.pth"),
                      *TINY_MODEL]) == 1.0
     assert "Training" not in capsys.readouterr().out.split("Device:")[1]
 

@@ -75,6 +75,14 @@ def broadcast_object(obj):
     return box[0]
 
 
+def sync_buffers(model):
+    """Copy rank 0's BatchNorm running statistics to every rank. Each rank updates them from its own
+    batches, so without this the ranks would evaluate slightly different models."""
+    if is_dist():
+        for buf in model.buffers():
+            dist.broadcast(buf, src=0)
+
+
 def save_on_master(save_fn, *args, **kwargs):
     if is_main_process():
         save_fn(*args, **kwargs)

@@ -129,7 +129,7 @@ class Throughput:
 def train_one_epoch(step_runner, loader, epoch, start_step, steps_in_epoch, throughput, print_freq,
                     on_step, log, eta_steps_left):
     """Run steps start_step..steps_in_epoch-1 of `epoch`. `on_step(step)` is called after each step
-    and returns True to stop early. -> (mean loss, stopped early?)"""
+    (validation, checkpoints, profiler) and returns True to stop early. -> (mean loss, stopped early?)"""
     loss_meter, data_meter, time_meter = SmoothedValue(), SmoothedValue(), SmoothedValue()
     step = start_step
     end = time.perf_counter()
@@ -145,14 +145,15 @@ def train_one_epoch(step_runner, loader, epoch, start_step, steps_in_epoch, thro
         throughput.update(step_time)
         data_meter.update(data_time)
         time_meter.update(step_time)
-        if step % print_freq == 0 or step == steps_in_epoch:
+        stop = on_step(step)
+        if step % print_freq == 0 or step == steps_in_epoch or stop:
             lr = step_runner.optimizer.param_groups[0]["lr"]
             eta = format_eta(time_meter.avg * (eta_steps_left - (step - start_step)))
             log(f"Epoch: [{epoch}][{step:>{len(str(steps_in_epoch))}}/{steps_in_epoch}]  eta: {eta}  "
                 f"loss: {loss_meter.avg:.4f} ({loss_meter.global_avg:.4f})  lr: {lr:.6f}  "
                 f"img/s: {throughput.images_per_step / max(time_meter.avg, 1e-9):.1f}  "
                 f"data: {data_meter.avg:.4f}  time: {time_meter.avg:.4f}")
-        if on_step(step):
+        if stop:
             return loss_meter.global_avg, True
         end = time.perf_counter()
     return (loss_meter.global_avg if loss_meter.count else math.nan), False

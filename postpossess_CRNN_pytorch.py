@@ -1,0 +1,90 @@
+"""Accuracy of offline inference results, decoded exactly as main.py evaluates.
+
+    python3 postpossess_CRNN_pytorch.py ./result ./label.txt
+
+label.txt has `test_<i>.bin:<label>` lines (parse_testdata.py); the result for
+test_<i>.bin is <result_dir>/test_<i>_0.bin, float32 [T, 1, C] (T = 26, C = 37
+at the defaults). Prints each miss, then rightNum, totalNum, accuracy_rate and
+the `Accuracy:` line.
+"""
+import argparse
+import os
+
+import numpy as np
+
+from models.crnn import output_length
+from tools.ais_bench_runner import natural_key
+from utils.cli import run_cli
+from utils.errors import UserError
+from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
+from utils.metrics import score
+
+SHOW = 5
+
+
+def read_labels(path):
+    if not os.path.isfile(path):
+        raise UserError(f"label file not found: {path}")
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            name, sep, label = line.partition(":")
+            if not sep or not name.endswith(".bin"):
+                raise UserError(f"{path}:{n}: expected '<name>.bin:<label>', got {line[:60]!r}")
+            entries.append((name, label))
+    if not entries:
+        raise UserError(f"label file is empty: {path}")
+    return entries
+
+
+def first(items):
+    return ", ".join(items[:SHOW]) + (f" (and {len(items) - SHOW} more)" if len(items) > SHOW else "")
+
+
+def get_args_parser():
+    p = argparse.ArgumentParser(description="Decode offline results and print the accuracy")
+    p.add_argument("result_dir")
+    p.add_argument("label_file")
+    p.add_argument("--alphabet", default=DEFAULT_ALPHABET)
+    p.add_argument("--img_w", type=int, default=100)
+    return p
+
+
+def main(args):
+    converter = LabelConverter(load_alphabet(args.alphabet))
+    entries = read_labels(args.label_file)
+    if not os.path.isdir(args.result_dir):
+        raise UserError(f"result folder not found: {args.result_dir}")
+    expected = {os.path.splitext(name)[0] + "_0.bin": (name, label) for name, label in entries}
+    present = {f for f in os.listdir(args.result_dir) if f.endswith(".bin")}
+    missing = sorted(set(expected) - present, key=natural_key)
+    if missing:
+        raise UserError(f"{len(missing)} result files missing in {args.result_dir}: {first(missing)}")
+    extra = sorted(present - set(expected), key=natural_key)
+    if extra:
+        raise UserError(f"{len(extra)} result files in {args.result_dir} have no label in {args.label_file}: {first(extra)}")
+    steps, classes = output_length(args.img_w), converter.num_classes
+    bad_shape, right = [], 0
+    for result, (_, label) in expected.items():
+        out = np.fromfile(os.path.join(args.result_dir, result), dtype=np.float32)
+        if out.size != steps * classes:
+            bad_shape.append(f"{result} ({out.size} values, expected {steps}x1x{classes})")
+            continue
+        pred = converter.decode(out.reshape(steps, 1, classes))[0][0]
+        ok, _ = score(pred, label)
+        right += ok
+        if not ok:
+            print(f"label:{label}  pred:{pred}")
+    if bad_shape:
+        raise UserError(f"{len(bad_shape)} result files have the wrong size: {first(bad_shape)}")
+    total = len(expected)
+    print(f"rightNum: {right}")
+    print(f"totalNum: {total}")
+    print(f"accuracy_rate {right / total:.6f}")
+    print(f"Accuracy: {right / total:.4f}")
+    return right / total
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

@@ -1,0 +1,104 @@
+"""2-process gloo DDP through torchrun, against a 1-process run that accumulates the same micro-batches."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY_MODEL
+from datasets.lmdb_dataset import LmdbDataset, collate
+from datasets.samplers import ResumableDistributedSampler
+from models import CRNN
+from utils.checkpoint import load_training_checkpoint
+from utils.label_converter import LabelConverter
+
+STEPS, BATCH = 3, 8
+COMMON = ["--batch_size", str(BATCH), "--opt_level", "O0", "--optimizer", "sgd", "--lr", "0.05", "--lr_schedule", "constant", "--warmup_steps", "0",
+          "--print_freq", "1", "--seed", "5", *TINY_MODEL]
+
+
+def torchrun(args, nproc=2, **kw):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
+           str(29600 + os.getpid() % 300), "main.py", *args]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"), **kw)
+
+
+def reference_params(data, world=2):
+    """1 process: each step sums the gradients of the per-rank micro-batches / world, as DDP averages them.
+    SGD, not Adam: Adam divides by sqrt(v), which blows float-rounding differences of near-zero
+    gradients up to the size of a whole update."""
+    conv = LabelConverter()
+    ds = LmdbDataset(f"{data}/MJ_LMDB", conv, 26, train=True)
+    batches = []
+    for rank in range(world):
+        sampler = ResumableDistributedSampler(ds, world, rank, seed=5, batch_size=BATCH)
+        sampler.set_epoch(0)
+        idx = list(sampler)
+        batches.append([collate([ds[i] for i in idx[s * BATCH:(s + 1) * BATCH]]) for s in range(STEPS)])
+    torch.manual_seed(5)
+    model = CRNN(num_classes=37, hidden_size=32, cnn_width=8)  # DDP on CPU runs without channels_last
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    crit = torch.nn.CTCLoss(zero_infinity=True)
+    for s in range(STEPS):
+        opt.zero_grad()
+        for rank in range(world):
+            images, labels, _ = batches[rank][s]
+            logits = model(images).float().log_softmax(2)
+            targets, lengths = conv.encode(labels)
+            loss = crit(logits, targets, torch.full((len(labels),), logits.shape[0], dtype=torch.int32), lengths)
+            (loss / world).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+    return model.state_dict()
+
+
+def test_ddp_matches_accumulated_single_process(tiny_data, tmp_path):
+    proc = torchrun(["--data_path", tiny_data, "--val_dir", "OTHER_lmdb", "--epochs", "1", "--stop_step", str(STEPS),
+                     "--output_dir", str(tmp_path), *COMMON])
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out[-3000:]
+    assert out.count("Training 1 epochs") == 1  # only rank 0 logs
+    assert "world size 2" in out and "FPS: " in out
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "model_best.pth"]
+    ckpt = load_training_checkpoint(str(tmp_path / "checkpoint.pth"))
+    assert ckpt["global_step"] == STEPS
+    ref = reference_params(tiny_data)
+    for name, _ in CRNN(num_classes=37, hidden_size=32, cnn_width=8).named_parameters():
+        torch.testing.assert_close(ckpt["model"][name], ref[name], rtol=0, atol=1e-5, msg=name)
+    # Sharded evaluation counts every one of the 47 readable samples once.
+    line = [l for l in out.splitlines() if l.startswith("Validation OTHER_lmdb")][-1]
+    single = subprocess.run([sys.executable, "main.py", "--data_path", tiny_data, "--val_dir", "OTHER_lmdb",
+                             "--eval_only", "--resume", str(tmp_path / "checkpoint.pth"), *TINY_MODEL],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr
+    assert "/47)" in line and line in single.stdout.splitlines()
+
+
+def test_killed_rank_stops_the_job_and_resume_continues(tiny_data, tmp_path):
+    args = ["--data_path", tiny_data, "--epochs", "50", "--output_dir", str(tmp_path), "--save_every_steps", "5",
+            "--dist_timeout", "30", *COMMON]
+    proc = torchrun(args, start_new_session=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "checkpoint.pth").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    assert (tmp_path / "checkpoint.pth").exists()
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) == 2
+    victim = max(int(c) for c in children)  # the last spawned worker: local rank 1
+    os.kill(victim, signal.SIGKILL)
+    start = time.time()
+    out, _ = proc.communicate(timeout=150)
+    assert proc.returncode != 0 and time.time() - start < 120
+    assert "local_rank: 1" in out and "SIGKILL" in out, out[-2000:]  # torchrun names the dead rank
+    ckpt = load_training_checkpoint(str(tmp_path / "checkpoint.pth"))
+    done = ckpt["global_step"]
+    resumed = torchrun(args[:-len(COMMON)] + ["--resume", str(tmp_path / "checkpoint.pth"), "--stop_step",
+                                              str(done + 4), *COMMON])
+    out, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out[-3000:]
+    assert f"(global step {done})" in out
+    assert load_training_checkpoint(str(tmp_path / "checkpoint.pth"))["global_step"] == done + 4

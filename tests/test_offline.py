@@ -1,0 +1,147 @@
+"""The offline chain through its real command lines: pth2onnx -> parse_testdata -> runner -> postpossess."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, TINY_MODEL
+from datasets.lmdb_dataset import LmdbDataset
+from utils.label_converter import LabelConverter, normalize_for_eval
+from utils.model_io import load_crnn
+
+
+def run(cmd, cwd):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, *cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def chain(overfit_run, tiny_data, tmp_path_factory):
+    ckpt = os.path.join(overfit_run[0], "model_best.pth")
+    work = tmp_path_factory.mktemp("chain")
+    results = {"ckpt": ckpt, "work": work}
+    results["export"] = run([f"{ROOT}/pth2onnx.py", ckpt, "./crnn_npu_dy.onnx"], work)
+    results["parse"] = run([f"{ROOT}/parse_testdata.py", f"{tiny_data}/OTHER_lmdb", "input_bin"], work)
+    results["infer"] = run(["-m", "tools.ais_bench_runner", "--model", "./crnn_npu_dy.onnx", "--input", "./input_bin",
+                            "--output", "./", "--output_dirname", "result", "--device", "0", "--batchsize", "16",
+                            "--output_batchsize_axis", "1"], work)
+    results["post"] = run([f"{ROOT}/postpossess_CRNN_pytorch.py", "./result", "./label.txt"], work)
+    return results
+
+
+def test_export_matches_pytorch(chain):
+    r = chain["export"]
+    assert r.returncode == 0, r.stderr
+    diff = float(r.stdout.split("max abs diff ")[1].split()[0])
+    assert diff < 1e-4
+    import onnx
+    model = onnx.load(str(chain["work"] / "crnn_npu_dy.onnx"))
+    (inp,), (out,) = model.graph.input, model.graph.output
+    assert inp.name == "actual_input_1" and out.name == "output1"
+    assert [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim] == ["batch", 1, 32, 100]
+    assert [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim] == [26, "batch", 37]
+
+
+def test_parse_testdata_layout(chain, tiny_data):
+    r = chain["parse"]
+    assert r.returncode == 0, r.stderr
+    assert "Wrote 47 .bin files" in r.stdout and "skipped 1 undecodable" in r.stdout
+    lines = (chain["work"] / "label.txt").read_text().splitlines()
+    assert len(lines) == 47 and lines[0].startswith("test_1.bin:")
+    x = np.fromfile(chain["work"] / "input_bin" / "test_1.bin", dtype=np.float32)
+    assert x.size == 32 * 100 and -1.0 <= x.min() < x.max() <= 1.0
+
+
+def test_runner_layout_and_summary(chain):
+    r = chain["infer"]
+    assert r.returncode == 0, r.stderr
+    files = os.listdir(chain["work"] / "result")
+    assert len(files) == 47 and "test_1_0.bin" in files
+    assert np.fromfile(chain["work"] / "result" / "test_1_0.bin", dtype=np.float32).size == 26 * 37
+    summary = json.loads((chain["work"] / "result_summary.json").read_text())
+    assert summary["files"] == 47 and summary["throughput"] > 0
+    assert "throughput 1000*batchsize.mean(16)" in r.stdout
+
+
+def test_offline_accuracy_equals_online(chain, tiny_data):
+    r = chain["post"]
+    assert r.returncode == 0, r.stderr
+    right = int(r.stdout.split("rightNum: ")[1].split()[0])
+    total = int(r.stdout.split("totalNum: ")[1].split()[0])
+    offline_misses = sorted(line for line in r.stdout.splitlines() if line.startswith("label:"))
+    online = subprocess.run([sys.executable, "main.py", "--data_path", tiny_data, "--val_dir", "OTHER_lmdb",
+                             "--eval_only", "--resume", chain["ckpt"], *TINY_MODEL],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert online.returncode == 0, online.stderr
+    assert f"accuracy {right / total:.4f} ({right}/{total})" in online.stdout
+    # Per sample: the same misses as PyTorch decoding the same LMDB.
+    model, alphabet, _ = load_crnn(chain["ckpt"])
+    conv = LabelConverter(alphabet)
+    ds = LmdbDataset(f"{tiny_data}/OTHER_lmdb", conv, 26, train=False)
+    misses = []
+    for i in range(len(ds)):
+        image, label, _ = ds[i]
+        if image is None:
+            continue
+        with torch.no_grad():
+            pred = conv.decode(model(image[None]))[0][0]
+        if normalize_for_eval(pred) != label:
+            misses.append(f"label:{label}  pred:{pred}")
+    assert offline_misses == sorted(misses)
+    assert 0 < right < total  # an imperfect model: the comparison means something
+
+
+def test_pure_inference_mode(chain):
+    r = run(["-m", "tools.ais_bench_runner", "--model", "./crnn_npu_dy.onnx", "--loop", "3", "--batchsize", "4"],
+            chain["work"])
+    assert r.returncode == 0, r.stderr
+    assert "NPU_compute_time (ms): min = " in r.stdout and "percentile(99%)" in r.stdout
+
+
+def test_chain_errors(chain, tmp_path):
+    work = chain["work"]
+    # Missing, extra and wrong-sized result files.
+    res = tmp_path / "res"
+    res.mkdir()
+    r = run([f"{ROOT}/postpossess_CRNN_pytorch.py", str(res), str(work / "label.txt")], work)
+    assert r.returncode == 2 and "result files missing" in r.stderr and "test_1_0.bin" in r.stderr
+    for f in os.listdir(work / "result"):
+        (res / f).write_bytes((work / "result" / f).read_bytes())
+    (res / "test_999_0.bin").write_bytes(b"\0" * 8)
+    r = run([f"{ROOT}/postpossess_CRNN_pytorch.py", str(res), str(work / "label.txt")], work)
+    assert r.returncode == 2 and "have no label" in r.stderr and "test_999_0.bin" in r.stderr
+    os.remove(res / "test_999_0.bin")
+    (res / "test_1_0.bin").write_bytes(b"\0" * 16)
+    r = run([f"{ROOT}/postpossess_CRNN_pytorch.py", str(res), str(work / "label.txt")], work)
+    assert r.returncode == 2 and "wrong size" in r.stderr and "test_1_0.bin" in r.stderr
+    bad_labels = tmp_path / "labels.txt"
+    bad_labels.write_text("just words\n")
+    r = run([f"{ROOT}/postpossess_CRNN_pytorch.py", str(res), str(bad_labels)], work)
+    assert r.returncode == 2 and "expected '<name>.bin:<label>'" in r.stderr
+    # parse_testdata refuses a non-empty output folder.
+    r = run([f"{ROOT}/parse_testdata.py", "x", str(work / "input_bin")], work)
+    assert r.returncode == 2 and "LMDB folder not found" in r.stderr
+    # The runner names a wrong-sized input file; pth2onnx rejects a non-checkpoint.
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.bin").write_bytes(b"\0" * 12)
+    r = run(["-m", "tools.ais_bench_runner", "--model", str(work / "crnn_npu_dy.onnx"), "--input",
+             str(tmp_path / "in"), "--output", str(tmp_path)], work)
+    assert r.returncode == 2 and "a.bin: 3 values" in r.stderr
+    (tmp_path / "x.pth").write_bytes(b"nope")
+    r = run([f"{ROOT}/pth2onnx.py", str(tmp_path / "x.pth"), str(tmp_path / "x.onnx")], work)
+    assert r.returncode == 2 and "cannot read checkpoint" in r.stderr and not (tmp_path / "x.onnx").exists()
+    for result in (r,):
+        assert "Traceback" not in result.stderr
+
+
+def test_reference_state_dict_exports(tmp_path):
+    from models import CRNN
+    sd = {"module." + k: v for k, v in CRNN(cnn_width=4, hidden_size=8).state_dict().items()}
+    torch.save({"epoch": 3, "state_dict": sd, "best_acc": 0.5}, tmp_path / "ref.pth")
+    r = run([f"{ROOT}/pth2onnx.py", str(tmp_path / "ref.pth"), str(tmp_path / "ref.onnx")], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ref.onnx").is_file()

@@ -1,0 +1,150 @@
+"""ais_bench's command line and output layout, on ONNX Runtime (or handing .om files to ais_bench).
+
+    python3 -m tools.ais_bench_runner --model ./crnn_npu_dy.onnx --input ./input_bin --output ./ \\
+        --output_dirname result --device 0 --batchsize 16 --output_batchsize_axis 1
+    python3 -m tools.ais_bench_runner --model ./crnn_npu_dy.onnx --loop 20 --batchsize 16   # pure inference
+
+Input files (.bin raw float32 or .npy) are read in natural sort order and
+batched by --batchsize (a short last batch is padded with its first file, and
+the padded outputs are not saved); each batch output is split back with
+np.array_split along --output_batchsize_axis and written as
+<output>/<output_dirname>/<input stem>_<output index>.bin. A throughput
+summary goes to <output>/<output_dirname>_summary.json, outside the result
+folder. Named so that it never shadows the real `ais_bench` package.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from utils.cli import run_cli  # noqa: E402
+from utils.errors import UserError  # noqa: E402
+
+
+def natural_key(name):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def list_inputs(folder):
+    if not os.path.isdir(folder):
+        raise UserError(f"--input folder not found: {folder}")
+    files = sorted((f for f in os.listdir(folder) if f.endswith((".bin", ".npy"))), key=natural_key)
+    if not files:
+        raise UserError(f"--input {folder} holds no .bin or .npy files")
+    return [os.path.join(folder, f) for f in files]
+
+
+def read_input(path, shape, dtype):
+    """One file -> array of the model's per-sample shape; a wrong size is an error naming the file."""
+    data = np.load(path) if path.endswith(".npy") else np.fromfile(path, dtype=dtype)
+    if data.size != int(np.prod(shape)):
+        raise UserError(f"{path}: {data.size} values, the model takes {int(np.prod(shape))} per sample "
+                        f"(shape {list(shape)}, {np.dtype(dtype).name})")
+    return data.reshape(shape).astype(dtype, copy=False)
+
+
+def make_session(model_path):
+    import onnxruntime as ort
+    if not os.path.isfile(model_path):
+        raise UserError(f"--model not found: {model_path}")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = os.cpu_count() or 1
+    try:
+        return ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # ORT raises its own exception types for unreadable models
+        raise UserError(f"cannot load ONNX model {model_path}: {str(e).splitlines()[0][:200]}") from None
+
+
+def percentiles(times_ms):
+    t = np.asarray(times_ms)
+    return {"min": float(t.min()), "max": float(t.max()), "mean": float(t.mean()),
+            "median": float(np.median(t)), "percentile(99%)": float(np.percentile(t, 99))}
+
+
+def infer_files(session, files, batch_size, axis, out_dir):
+    inp = session.get_inputs()[0]
+    sample_shape = [d if isinstance(d, int) else 1 for d in inp.shape][1:]
+    os.makedirs(out_dir, exist_ok=True)
+    times = []
+    for start in tqdm(range(0, len(files), batch_size), desc="infer", unit="batch", mininterval=2):
+        chunk = files[start:start + batch_size]
+        arrays = [read_input(f, sample_shape, np.float32) for f in chunk]
+        arrays += [arrays[0]] * (batch_size - len(arrays))
+        t0 = time.perf_counter()
+        outputs = session.run(None, {inp.name: np.stack(arrays)})
+        times.append((time.perf_counter() - t0) * 1000)
+        for o, out in enumerate(outputs):
+            for f, part in zip(chunk, np.array_split(out, batch_size, axis=axis)):
+                stem = os.path.splitext(os.path.basename(f))[0]
+                np.ascontiguousarray(part).tofile(os.path.join(out_dir, f"{stem}_{o}.bin"))
+    return times
+
+
+def pure_infer(session, batch_size, loops):
+    inp = session.get_inputs()[0]
+    shape = [batch_size] + [d if isinstance(d, int) else 1 for d in inp.shape][1:]
+    x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+    session.run(None, {inp.name: x})  # warm-up
+    times = []
+    for _ in range(loops):
+        t0 = time.perf_counter()
+        session.run(None, {inp.name: x})
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def get_args_parser():
+    p = argparse.ArgumentParser(description="ais_bench-compatible inference runner (ONNX Runtime)")
+    p.add_argument("--model", required=True, help=".onnx (ONNX Runtime) or .om (handed to ais_bench)")
+    p.add_argument("--input", default=None, help="folder of .bin/.npy inputs; omit for pure inference")
+    p.add_argument("--output", default=None, help="folder for the result folder")
+    p.add_argument("--output_dirname", default=None, help="result folder name (default: a timestamp)")
+    p.add_argument("--device", type=int, default=0, help="accepted for ais_bench compatibility (ORT runs on the CPU)")
+    p.add_argument("--batchsize", type=int, default=1)
+    p.add_argument("--output_batchsize_axis", type=int, default=0)
+    p.add_argument("--loop", type=int, default=1)
+    return p
+
+
+def main(args):
+    if args.model.endswith(".om"):
+        if importlib.util.find_spec("ais_bench") is None:
+            raise UserError(".om models run on Ascend with ais_bench, which is not installed: see "
+                            "https://gitee.com/ascend/tools/tree/master/ais-bench_workload/tool/ais_bench")
+        return subprocess.call([sys.executable, "-m", "ais_bench", *sys.argv[1:]])
+    if args.batchsize < 1:
+        raise UserError("--batchsize must be >= 1")
+    session = make_session(args.model)
+    summary = {"batchsize": args.batchsize}
+    if args.input:
+        if not args.output:
+            raise UserError("--input needs --output")
+        dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
+        files = list_inputs(args.input)
+        times = infer_files(session, files, args.batchsize, args.output_batchsize_axis,
+                            os.path.join(args.output, dirname))
+        summary["files"] = len(files)
+        print(f"Wrote {len(files)} results to {os.path.join(args.output, dirname)}")
+    else:
+        times = pure_infer(session, args.batchsize, max(args.loop, 1))
+    stats = percentiles(times)
+    throughput = 1000 * args.batchsize / stats["mean"]
+    summary.update({"NPU_compute_time": stats, "throughput": throughput})
+    print("NPU_compute_time (ms): " + ", ".join(f"{k} = {v:.3f}" for k, v in stats.items()))
+    print(f"throughput 1000*batchsize.mean({args.batchsize})/NPU_compute_time.mean({stats['mean']:.3f}): {throughput:.2f}")
+    if args.input:
+        with open(os.path.join(args.output, f"{dirname}_summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+    return throughput
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())
