@@ -27,10 +27,14 @@ _OPEN = {}  # (path, pid) -> (env, num): py-lmdb refuses to open one environment
 def open_lmdb(path):
     """Open an LMDB read-only (never written, no lock file needed) with one clear error per problem.
     One handle per folder and process, shared by every dataset reading it; fork-safe by pid."""
-    key = (os.path.realpath(path), os.getpid())
-    if key not in _OPEN:
-        _OPEN[key] = _open_checked(path)
-    return _OPEN[key]
+    real, pid = os.path.realpath(path), os.getpid()
+    if (real, pid) not in _OPEN:
+        # A DataLoader worker inherits its parent's handle through fork; py-lmdb still counts it as
+        # open here, so close the child's copy (read-only, lock-free: the parent's stays intact).
+        for stale in [k for k in _OPEN if k[0] == real]:
+            _OPEN.pop(stale)[0].close()
+        _OPEN[(real, pid)] = _open_checked(path)
+    return _OPEN[(real, pid)]
 
 
 def _open_checked(path):

@@ -100,3 +100,14 @@ def test_lmdb_errors(tmp_path):
     (tmp_path / "corrupt" / "data.mdb").write_bytes(b"\0" * 5000)
     with pytest.raises(UserError, match="corrupt or unreadable LMDB"):
         open_lmdb(str(tmp_path / "corrupt"))
+
+
+def test_loader_workers_reopen_the_lmdb(tiny_data):
+    """The parent process holds the LMDB open; forked workers must get their own handle."""
+    from datasets.loaders import eval_loader, train_loader
+    conv = LabelConverter()
+    train = train_loader(f"{tiny_data}/MJ_LMDB", conv, 26, 100, 16, 1, 1, 0, 0, lambda *a: None)
+    val = eval_loader(f"{tiny_data}/MJ_LMDB", conv, 26, 100, 16, 1, 1, 0, lambda *a: None)
+    images, labels, dropped = next(iter(train))
+    assert images.shape == (16, 1, 32, 100) and len(labels) == 16 and dropped == 0
+    assert sum(len(b[1]) for b in val) == 1600
