@@ -69,7 +69,8 @@ def test_undecodable_image_in_lmdb_is_skipped_and_counted(tmp_path, capsys):
     images, labels, dropped = collate([ds[0], ds[1], ds[2]])
     assert images.shape == (1, 1, 32, 100) and labels == ["ok"] and dropped == 2
     assert ds.bad_images == 2
-    assert "skipping" in capsys.readouterr().out and "image-000000002" in capsys.readouterr().out + "image-000000002"
+    log = capsys.readouterr().out
+    assert "skipping" in log and "image-000000002" in log and "image-000000003" in log
 
 
 def test_filters_empty_and_out_of_alphabet(tmp_path):
