@@ -66,15 +66,6 @@ def all_reduce_sum(values, device):
     return t.tolist()
 
 
-def broadcast_object(obj):
-    """Rank 0's value of `obj` on every rank."""
-    if not is_dist():
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def sync_buffers(model):
     """Copy rank 0's BatchNorm running statistics to every rank. Each rank updates them from its own
     batches, so without this the ranks would evaluate slightly different models."""
