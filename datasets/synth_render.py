@@ -39,13 +39,13 @@ class SynthRenderer:
     # ---- text ---------------------------------------------------------------
     def sample_text(self, rng):
         r = rng.random()
-        if r < 0.62 and self.words:
+        if r < 0.72 and self.words:
             word = self.words[rng.integers(len(self.words))]
             case = rng.random()
             return word.upper() if case < 0.42 else word.capitalize() if case < 0.70 else word.lower()
-        if r < 0.72:
+        if r < 0.82:
             return "".join(rng.choice(list(string.digits), rng.integers(1, 7)))
-        if r < 0.80:
+        if r < 0.88:
             return "".join(rng.choice(list(UPPER_DIGITS), rng.integers(2, 8)))
         letters = "".join(rng.choice(list(string.ascii_lowercase), rng.integers(1, 11)))
         return letters.upper() if rng.random() < 0.5 else letters
@@ -111,7 +111,7 @@ class SynthRenderer:
             y, x = rng.integers(0, ph - ch + 1), rng.integers(0, pw - cw + 1)
             crop = Image.fromarray(photo[y:y + ch, x:x + cw]).resize((w, h), Image.BILINEAR)
             # Fade the photo towards a flat tone so the text usually stays legible.
-            fade = rng.uniform(0.2, 1.0)
+            fade = rng.uniform(0.1, 0.7)
             bg = np.asarray(crop, np.float32) * fade + (1 - fade) * rng.uniform(0, 255)
         else:
             small = rng.uniform(0, 255, (int(rng.integers(2, 6)), int(rng.integers(2, 12)))).astype(np.uint8)
@@ -121,7 +121,7 @@ class SynthRenderer:
         return bg
 
     def _ink(self, bg_mean, rng):
-        contrast = rng.uniform(35, 70) if rng.random() < 0.08 else rng.uniform(70, 220)
+        contrast = rng.uniform(45, 80) if rng.random() < 0.08 else rng.uniform(80, 220)
         sign = -1 if bg_mean > 127 else 1
         if rng.random() < 0.15:
             sign = -sign
@@ -149,18 +149,18 @@ class SynthRenderer:
     def _degrade(self, image, rng):
         w, h = image.size
         out_w = max(8, int(round(w * OUT_H / h)))
-        if rng.random() < 0.3:
-            low_h = int(rng.integers(14, 26))
+        if rng.random() < 0.25:
+            low_h = int(rng.integers(16, 26))
             image = image.resize((max(4, int(w * low_h / h)), low_h), Image.BILINEAR)
         image = image.resize((out_w, OUT_H), Image.BICUBIC if rng.random() < 0.5 else Image.BILINEAR)
         if rng.random() < 0.2:
             image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
         if rng.random() < 0.3:
-            noisy = np.asarray(image, np.float32) + rng.normal(0, rng.uniform(3, 15), (OUT_H, out_w))
+            noisy = np.asarray(image, np.float32) + rng.normal(0, rng.uniform(2, 10), (OUT_H, out_w))
             image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
         if rng.random() < 0.3:
             buf = io.BytesIO()
-            image.save(buf, "JPEG", quality=int(rng.integers(20, 70)))
+            image.save(buf, "JPEG", quality=int(rng.integers(30, 80)))
             image = Image.open(io.BytesIO(buf.getvalue()))
         return image
 
