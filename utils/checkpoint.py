@@ -1,13 +1,18 @@
 """The one checkpoint schema, written atomically, read with clear errors.
 
     {"model", "optimizer", "lr_scheduler", "scaler", "epoch", "step", "global_step",
-     "best_acc", "model_args", "alphabet"}
+     "best_acc", "model_args", "alphabet", "img_w", "rng"}
 
 `epoch` and `step` say where training resumes (steps already done in that
-epoch). Weights are stored without DDP's `module.` prefix.
+epoch; the sampler replays the rest of that epoch's order). Weights are stored
+without DDP's `module.` prefix.
 """
+import errno
+import glob
 import os
+import random
 
+import numpy as np
 import torch
 
 from utils.errors import UserError
@@ -32,7 +37,8 @@ def strip_prefixes(state_dict):
 
 
 def save_checkpoint(state, path):
-    """Write to a temp file, flush and fsync, then rename: a crash never leaves a torn file."""
+    """Write to a temp file, flush and fsync, then rename: a crash never leaves a torn file, and a
+    failed write (disk full) leaves the previous checkpoint as it was."""
     tmp = f"{path}.tmp{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
@@ -40,15 +46,28 @@ def save_checkpoint(state, path):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        cause = _os_error(e)
+        if cause is not None:
+            hint = "the disk is full" if cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "the write failed"
+            raise UserError(f"cannot write checkpoint {path}: {cause.strerror or cause} ({hint}; the previous "
+                            "checkpoint is intact: free space, then continue with --resume auto)") from None
         raise
     dir_fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _os_error(e):
+    """The OSError behind e, if any: torch.save reports a failed write as a RuntimeError raised
+    while it handles the OSError."""
+    while e is not None and not isinstance(e, OSError):
+        e = e.__cause__ or e.__context__
+    return e
 
 
 def load_checkpoint(path):
@@ -59,6 +78,8 @@ def load_checkpoint(path):
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated / foreign files
         reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        if "Weights only load failed" in reason:  # torch's advice about weights_only does not apply here
+            reason = "not a torch.save archive"
         raise UserError(f"cannot read checkpoint {path}: corrupt, truncated or not a PyTorch file ({reason})") from None
     if not isinstance(ckpt, dict):
         raise UserError(f"{path} is not a checkpoint (a {type(ckpt).__name__}, expected a dict)")
@@ -81,3 +102,47 @@ def load_model_weights(model, state_dict, path):
     except RuntimeError as e:
         first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
         raise UserError(f"{path} does not fit this model (different architecture or alphabet): {first[:200]}") from None
+
+
+def rng_state():
+    """Every RNG a training step may draw from, in types that load with weights_only=True."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+            "python": random.getstate()}
+
+
+def set_rng_state(state):
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+
+
+def find_resumable(output_dir, log=print):
+    """--resume auto: the readable training checkpoint (*.pth with optimizer state) in output_dir
+    that is furthest along, or None. Unreadable files are skipped with a warning; temp files left
+    by a crash in the middle of a save are removed."""
+    for stale in glob.glob(os.path.join(output_dir, "*.pth.tmp*")):
+        log(f"removing {stale}: an unfinished checkpoint write from a crashed run")
+        try:
+            os.remove(stale)
+        except FileNotFoundError:  # another rank of this run removed it first
+            pass
+    best = None
+    for path in sorted(glob.glob(os.path.join(output_dir, "*.pth"))):
+        try:
+            ckpt = load_training_checkpoint(path)
+        except UserError as e:
+            log(f"warning: --resume auto skips {path}: {e}")
+            continue
+        if "optimizer" not in ckpt:
+            continue
+        key = (ckpt.get("global_step", 0), os.path.getmtime(path))
+        if best is None or key > best[0]:
+            best = (key, path)
+    return best[1] if best else None
