@@ -83,9 +83,9 @@ class LmdbDataset(Dataset):
 
 
 def collate(batch):
-    """Drops undecodable samples -> (images [B, 1, H, W], labels, number dropped)."""
+    """Drops undecodable samples -> (images [B, 1, H, W], labels, LMDB indices, number dropped)."""
     kept = [b for b in batch if b[0] is not None]
     if not kept:
-        return None, [], len(batch)
+        return None, [], [], len(batch)
     images = torch.from_numpy(np.stack([b[0].numpy() for b in kept]))
-    return images, [b[1] for b in kept], len(batch) - len(kept)
+    return images, [b[1] for b in kept], [b[2] for b in kept], len(batch) - len(kept)

@@ -66,6 +66,15 @@ def all_reduce_sum(values, device):
     return t.tolist()
 
 
+def gather_lists(items):
+    """Concatenate every rank's list (in rank order) on all ranks."""
+    if not is_dist():
+        return list(items)
+    parts = [None] * get_world_size()
+    dist.all_gather_object(parts, list(items))
+    return [x for part in parts for x in part]
+
+
 def sync_buffers(model):
     """Copy rank 0's BatchNorm running statistics to every rank. Each rank updates them from its own
     batches, so without this the ranks would evaluate slightly different models."""

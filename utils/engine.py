@@ -80,28 +80,33 @@ def format_eta(seconds):
 
 
 @torch.no_grad()
-def evaluate(model, loader, converter, device, channels_last, progress=False, desc="eval"):
+def evaluate(model, loader, converter, device, channels_last, progress=False, desc="eval", keep_predictions=False):
     """fp32 greedy-decode evaluation of this rank's shard.
 
-    -> {"correct", "total", "ned", "skipped", "examples": [(gt, pred, conf), ...]}
+    -> {"correct", "total", "ned", "too_long", "skipped", "examples": [(gt, pred, conf)] (first 5),
+        "predictions": [(lmdb index, gt, pred, conf)] (all, with keep_predictions)}
     fp32 on purpose: the exported ONNX model is fp32, and offline accuracy must equal this one.
     """
     was_training = model.training
     model.eval()
-    out = {"correct": 0, "total": 0, "ned": 0.0, "skipped": 0, "examples": []}
-    for images, labels, dropped in tqdm(loader, desc=desc, disable=None if progress else True, leave=False, mininterval=2):
+    out = {"correct": 0, "total": 0, "ned": 0.0, "too_long": 0, "skipped": 0, "examples": [], "predictions": []}
+    for images, labels, keys, dropped in tqdm(loader, desc=desc, disable=None if progress else True, leave=False,
+                                              mininterval=2):
         out["skipped"] += dropped
         if images is None:
             continue
         logits = model(to_device(images, device, channels_last))
         preds, confs = converter.decode(logits.cpu())
-        for gt, pred, conf in zip(labels, preds, confs):
+        for key, gt, pred, conf in zip(keys, labels, preds, confs):
             ok, ned = score(pred, gt)
             out["correct"] += ok
             out["total"] += 1
             out["ned"] += ned
+            out["too_long"] += len(gt) > logits.shape[0]  # cannot be read: an error, kept in the denominator
             if len(out["examples"]) < 5:
                 out["examples"].append((gt, pred, conf))
+            if keep_predictions:
+                out["predictions"].append((key, gt, pred, conf))
     model.train(was_training)
     return out
 
@@ -127,13 +132,14 @@ class Throughput:
 
 
 def train_one_epoch(step_runner, loader, epoch, start_step, steps_in_epoch, throughput, print_freq,
-                    on_step, log, eta_steps_left):
+                    on_step, log, eta_steps_left, on_print=None):
     """Run steps start_step..steps_in_epoch-1 of `epoch`. `on_step(step)` is called after each step
-    (validation, checkpoints, profiler) and returns True to stop early. -> (mean loss, stopped early?)"""
+    (validation, checkpoints, profiler) and returns True to stop early; `on_print(loss=, lr=, img_s=)`
+    with each log line. -> (mean loss, stopped early?)"""
     loss_meter, data_meter, time_meter = SmoothedValue(), SmoothedValue(), SmoothedValue()
     step = start_step
     end = time.perf_counter()
-    for images, labels, _ in loader:
+    for images, labels, _, _ in loader:
         if step >= steps_in_epoch:
             break
         data_time = time.perf_counter() - end
@@ -149,10 +155,12 @@ def train_one_epoch(step_runner, loader, epoch, start_step, steps_in_epoch, thro
         if step % print_freq == 0 or step == steps_in_epoch or stop:
             lr = step_runner.optimizer.param_groups[0]["lr"]
             eta = format_eta(time_meter.avg * (eta_steps_left - (step - start_step)))
+            img_s = throughput.images_per_step / max(time_meter.avg, 1e-9)
             log(f"Epoch: [{epoch}][{step:>{len(str(steps_in_epoch))}}/{steps_in_epoch}]  eta: {eta}  "
                 f"loss: {loss_meter.avg:.4f} ({loss_meter.global_avg:.4f})  lr: {lr:.6f}  "
-                f"img/s: {throughput.images_per_step / max(time_meter.avg, 1e-9):.1f}  "
-                f"data: {data_meter.avg:.4f}  time: {time_meter.avg:.4f}")
+                f"img/s: {img_s:.1f}  data: {data_meter.avg:.4f}  time: {time_meter.avg:.4f}")
+            if on_print:
+                on_print(loss=loss_meter.avg, lr=lr, img_s=img_s)
         if stop:
             return loss_meter.global_avg, True
         end = time.perf_counter()
