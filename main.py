@@ -2,7 +2,8 @@
 
     python main.py                                        # synthetic default data, built and cached
     python main.py --data_path /data --epochs 20          # <data_path>/MJ_LMDB + IIIT5K_lmdb
-    python main.py --data_path /data --eval_only --resume model_best.pth
+    python main.py --data_path /data --eval_only --resume model_best.pth --eval_all
+    python main.py --data_path /mine --finetune model_best.pth --lr 1e-4  # own labelled crops
     torchrun --nproc_per_node 8 main.py --data_path /data  # DDP, one process per device
 """
 import argparse
@@ -16,16 +17,19 @@ from datasets.synth_build import ensure_synthetic
 from models import CRNN
 from models.crnn import output_length
 from utils import distributed as dist
-from utils.checkpoint import load_model_weights, load_training_checkpoint, save_checkpoint, unwrap
+from utils.checkpoint import (find_resumable, load_model_weights, load_training_checkpoint, rng_state,
+                              save_checkpoint, set_rng_state, unwrap)
 from utils.cli import run_cli
 from utils.device import amp_dtype, make_scaler, select_device, use_channels_last
+from utils.curves import MetricsLog
 from utils.engine import StepRunner, Throughput, evaluate, train_one_epoch
+from utils.eval_report import format_table, make_rows, write_tables
 from utils.errors import UserError
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
 from utils.optim import build_optimizer, build_scheduler
 from utils.profiling import Profiler
 
-SYNTH_EPOCHS, DATA_EPOCHS = 1, 20
+SYNTH_EPOCHS, DATA_EPOCHS = 2, 20
 
 
 def get_args_parser():
@@ -34,7 +38,9 @@ def get_args_parser():
     d.add_argument("--data_path", default=None, help="folder with MJ_LMDB and IIIT5K_lmdb; omit for the synthetic default")
     d.add_argument("--train_dir", default="MJ_LMDB", help="training LMDB folder under --data_path")
     d.add_argument("--val_dir", nargs="+", default=["IIIT5K_lmdb"], help="evaluation LMDB folder(s) under --data_path")
-    d.add_argument("--synth_train", type=int, default=150000, help="synthetic training images (no --data_path)")
+    d.add_argument("--eval_all", action="store_true",
+                   help="evaluate on every LMDB folder under --data_path except --train_dir (one table row each)")
+    d.add_argument("--synth_train", type=int, default=300000, help="synthetic training images (no --data_path)")
     d.add_argument("--synth_val", type=int, default=2000, help="synthetic validation images (no --data_path)")
     d.add_argument("--alphabet", default=DEFAULT_ALPHABET, help="characters, or a file holding them")
     d.add_argument("--img_w", type=int, default=100, help="input width (height is 32)")
@@ -65,7 +71,10 @@ def get_args_parser():
     a.add_argument("--dist_timeout", type=int, default=300, help="seconds before ranks give up on a dead peer")
     r = p.add_argument_group("run control and output")
     r.add_argument("--output_dir", default=".", help="checkpoint.pth and model_best.pth go here")
-    r.add_argument("--resume", default=None, help="checkpoint to continue from (or to evaluate with --eval_only)")
+    r.add_argument("--resume", default=None,
+                   help="checkpoint to continue from (or to evaluate with --eval_only); 'auto' = the newest "
+                        "readable one in --output_dir, or a fresh start if there is none")
+    r.add_argument("--finetune", default=None, help="start from this checkpoint's weights with a fresh optimizer")
     r.add_argument("--eval_only", action="store_true")
     r.add_argument("--max_step", type=int, default=None, help="cap on steps per epoch")
     r.add_argument("--stop_step", type=int, default=None, help="end training after this many steps in all")
@@ -103,53 +112,98 @@ def run(args, device, data_path):
     log = print if dist.is_main_process() else (lambda *a, **k: None)
     world, rank = dist.get_world_size(), dist.get_rank()
     torch.manual_seed(args.seed)
-    ckpt = load_training_checkpoint(args.resume) if args.resume else None
+    if args.resume and args.finetune:
+        raise UserError("--resume continues a run, --finetune starts a new one from weights: give only one")
+    resume = args.resume
+    if resume == "auto":
+        resume = find_resumable(args.output_dir, log) if os.path.isdir(args.output_dir) else None
+        log(f"--resume auto: continuing from {resume}" if resume else
+            f"--resume auto: no checkpoint in {args.output_dir}, starting from scratch")
+        if resume is None and args.eval_only:
+            raise UserError(f"--eval_only --resume auto: no readable checkpoint in {args.output_dir}")
+    source = resume or args.finetune
+    ckpt = load_training_checkpoint(source) if source else None
     alphabet = load_alphabet(args.alphabet)
     if ckpt and ckpt["alphabet"] != alphabet:
         if args.alphabet != DEFAULT_ALPHABET:
-            raise UserError(f"--alphabet differs from the one {args.resume} was trained with ({ckpt['alphabet']!r})")
+            raise UserError(f"--alphabet differs from the one {source} was trained with ({ckpt['alphabet']!r})")
         alphabet = ckpt["alphabet"]
     converter = LabelConverter(alphabet)
     model_args = ckpt["model_args"] if ckpt else dict(img_h=32, num_channels=1, num_classes=converter.num_classes,
                                                       hidden_size=args.hidden_size, cnn_width=args.cnn_width)
     model = CRNN(**model_args)
     if ckpt:
-        load_model_weights(model, ckpt["model"], args.resume)
+        load_model_weights(model, ckpt["model"], source)
+        if args.finetune:
+            log(f"Fine-tuning from {args.finetune} (weights only: fresh optimizer and schedule)")
+            ckpt = None
     channels_last = use_channels_last(device, world)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     dtype = amp_dtype(device, args.amp and args.opt_level != "O0")
     workers = args.workers if args.workers is not None else (1 if device.type == "cpu" else 4)
     max_len = output_length(args.img_w)
+    val_names = find_eval_sets(data_path, args.train_dir) if args.eval_all else args.val_dir
     val_loaders = {name: eval_loader(resolve_dir(data_path, name, "evaluation"), converter, max_len, args.img_w,
-                                     args.batch_size, workers, world, rank, log) for name in args.val_dir}
+                                     args.batch_size, workers, world, rank, log) for name in val_names}
     log(f"Device: {device}, world size {world}, precision {dtype or torch.float32}, channels_last {channels_last}")
+    table_dir = os.path.dirname(os.path.abspath(resume)) if args.eval_only and resume else args.output_dir
 
     def validate():
+        """Evaluate every set; print and write the table. -> sample-weighted accuracy over all sets."""
         dist.sync_buffers(model)
         results = {}
         for name, loader in val_loaders.items():
-            r = evaluate(model, loader, converter, device, channels_last, progress=dist.is_main_process(), desc=name)
-            correct, total, ned, skipped = dist.all_reduce_sum([r["correct"], r["total"], r["ned"], r["skipped"]], device)
-            results[name] = (correct, total)
+            r = evaluate(model, loader, converter, device, channels_last, progress=dist.is_main_process(), desc=name,
+                         keep_predictions=args.eval_only)
+            keys = ("correct", "total", "ned", "too_long", "skipped")
+            results[name] = dict(zip(keys, dist.all_reduce_sum([r[k] for k in keys], device)))
             for gt, pred, conf in r["examples"][:3]:
                 log(f"  gt: {gt:<20} pred: {pred:<20} conf: {conf:.3f}")
-            log(f"Validation {name}: accuracy {correct / max(total, 1):.4f} ({int(correct)}/{int(total)}), "
-                f"norm ED {ned / max(total, 1):.4f}" + (f", {int(skipped)} undecodable images skipped" if skipped else ""))
-        correct = sum(c for c, _ in results.values())
-        return correct / max(sum(t for _, t in results.values()), 1)
+            if args.eval_only:
+                predictions = dist.gather_lists(r["predictions"])
+                dist.save_on_master(write_predictions, predictions, table_dir, name)
+        rows = make_rows(results)
+        log(format_table(rows))
+        dist.save_on_master(write_tables, rows, table_dir)
+        return rows[-1]["accuracy"]
 
     if args.eval_only:
-        if not ckpt:
-            raise UserError("--eval_only needs --resume CHECKPOINT")
+        if not resume:
+            raise UserError("--eval_only needs --resume CHECKPOINT (or --resume auto)")
         acc = validate()
+        log(f"Evaluation tables: {os.path.join(table_dir, 'eval_results.csv')} and .md")
         log(f"Accuracy: {acc:.4f}")
         return acc
     loader = train_loader(resolve_dir(data_path, args.train_dir, "training"), converter, max_len, args.img_w,
                           args.batch_size, workers, world, rank, args.seed, log)
-    return fit(args, model, model_args, converter, loader, validate, device, dtype, channels_last, ckpt, log)
+    return fit(args, model, model_args, converter, loader, validate, device, dtype, channels_last, ckpt, resume, log)
 
 
-def fit(args, model, model_args, converter, loader, validate, device, dtype, channels_last, ckpt, log):
+def find_eval_sets(data_path, train_dir):
+    """--eval_all: every folder holding a data.mdb under data_path (recursively), except the training one."""
+    train = os.path.realpath(os.path.join(data_path, train_dir))
+    names = []
+    for folder, subdirs, files in os.walk(data_path, followlinks=True):
+        subdirs.sort()
+        real = os.path.realpath(folder)
+        if real == train or real.startswith(train + os.sep):
+            subdirs.clear()
+        elif "data.mdb" in files:
+            names.append(os.path.relpath(folder, data_path))
+    if not names:
+        raise UserError(f"--eval_all: no LMDB folder (with data.mdb) under {data_path} besides {train_dir}")
+    return names
+
+
+def write_predictions(predictions, out_dir, name):
+    """predictions_<set>.tsv: LMDB key, label, prediction, confidence (what predict.py prints per file)."""
+    path = os.path.join(out_dir, f"predictions_{name.replace(os.sep, '_')}.tsv")
+    with open(path, "w", encoding="utf-8") as f:
+        for index, gt, pred, conf in sorted(predictions):
+            f.write(f"image-{index:09d}\t{gt}\t{pred}\t{conf:.4f}\n")
+
+
+def fit(args, model, model_args, converter, loader, validate, device, dtype, channels_last, ckpt, resume, log):
     """The training loop: epochs, periodic validation and checkpoints, FPS and accuracy lines."""
     epochs = args.epochs or (DATA_EPOCHS if args.data_path else SYNTH_EPOCHS)
     steps_per_epoch = min(len(loader), args.max_step or len(loader))
@@ -168,18 +222,22 @@ def fit(args, model, model_args, converter, loader, validate, device, dtype, cha
         scheduler.load_state_dict(ckpt["lr_scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
         state.update({k: ckpt[k] for k in state})
-        log(f"Resumed {args.resume} at epoch {state['epoch']}, step {state['step']} (global step {state['global_step']})")
+        if "rng" in ckpt:
+            set_rng_state(ckpt["rng"])
+        log(f"Resumed {resume} at epoch {state['epoch']}, step {state['step']} (global step {state['global_step']})")
     criterion = torch.nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
     runner = StepRunner(ddp_model, criterion, optimizer, scheduler, scaler, converter, device, dtype,
                         channels_last, args.grad_clip, args.max_bad_steps)
     throughput = Throughput(args.batch_size * dist.get_world_size())
     os.makedirs(args.output_dir, exist_ok=True)
     profiler = Profiler(args.profiling, device, args.start_step, args.stop_step, args.output_dir)
+    metrics = MetricsLog(args.output_dir, state["global_step"] if ckpt else None) if dist.is_main_process() else None
 
     def save(best=False):
         payload = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
                    "lr_scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                   "model_args": model_args, "alphabet": converter.alphabet, "img_w": args.img_w, **state}
+                   "model_args": model_args, "alphabet": converter.alphabet, "img_w": args.img_w,
+                   "rng": rng_state(), **state}
         names = ["checkpoint.pth"] + (["model_best.pth"] if best else [])
         for name in names:
             dist.save_on_master(save_checkpoint, payload, os.path.join(args.output_dir, name))
@@ -189,6 +247,8 @@ def fit(args, model, model_args, converter, loader, validate, device, dtype, cha
         improved = acc > state["best_acc"] or not os.path.exists(os.path.join(args.output_dir, "model_best.pth"))
         state["best_acc"] = max(acc, state["best_acc"])
         log(f"accuracy: {acc:.4f}, best acc is: {state['best_acc']:.4f}")
+        if metrics:
+            metrics.add(step=state["global_step"], epoch=state["epoch"], val_accuracy=acc)
         save(best=improved)
 
     def on_step(step):
@@ -201,6 +261,10 @@ def fit(args, model, model_args, converter, loader, validate, device, dtype, cha
             save()
         return g >= total_steps
 
+    def on_print(**values):
+        if metrics:
+            metrics.add(step=state["global_step"], epoch=state["epoch"], **values)
+
     start = time.time()
     log(f"Training {epochs} epochs x {steps_per_epoch} steps, batch {args.batch_size} x {dist.get_world_size()} devices, lr {lr:g}")
     with profiler:
@@ -208,7 +272,8 @@ def fit(args, model, model_args, converter, loader, validate, device, dtype, cha
             epoch = state["epoch"]
             loader.sampler.set_epoch(epoch, skip_batches=state["step"])
             loss, stopped = train_one_epoch(runner, loader, epoch, state["step"], steps_per_epoch, throughput,
-                                            args.print_freq, on_step, log, total_steps - state["global_step"])
+                                            args.print_freq, on_step, log, total_steps - state["global_step"],
+                                            on_print=on_print)
             log(f"Epoch {epoch} done: loss {loss:.4f}, FPS@all {throughput.fps:.2f}")
             if not stopped or state["step"] >= steps_per_epoch:
                 state["epoch"], state["step"] = epoch + 1, 0

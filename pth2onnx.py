@@ -22,7 +22,9 @@ OPSET = 11
 TOLERANCE = 1e-4
 
 
-def export(model, img_w, path, opset=OPSET):
+def export(model, img_w, path, alphabet, opset=OPSET):
+    """TorchScript export, plus the alphabet and input width as ONNX metadata (predict.py reads them)."""
+    import onnx
     dummy = torch.randn(1, 1, 32, img_w)
     with warnings.catch_warnings():
         # The TorchScript exporter is chosen on purpose (the dynamo one needs onnxscript), and its
@@ -31,6 +33,10 @@ def export(model, img_w, path, opset=OPSET):
         torch.onnx.export(model, dummy, path, input_names=["actual_input_1"], output_names=["output1"],
                           dynamic_axes={"actual_input_1": {0: "batch"}, "output1": {1: "batch"}},
                           opset_version=opset, dynamo=False)
+    proto = onnx.load(path)
+    for key, value in (("alphabet", alphabet), ("img_w", str(img_w))):
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, path)
 
 
 def max_abs_diff(model, onnx_path, img_w, batch_sizes=(1, 16, 37)):
@@ -67,7 +73,7 @@ def main(args):
         raise UserError(f"output folder does not exist: {out_dir}")
     tmp = f"{args.onnx}.tmp{os.getpid()}.onnx"
     try:
-        export(model, img_w, tmp, args.opset)
+        export(model, img_w, tmp, alphabet, args.opset)
         diff = max_abs_diff(model, tmp, img_w)
         print(f"ONNX Runtime vs PyTorch, batches 1/16/37: max abs diff {diff:.3e}")
         if diff > TOLERANCE:

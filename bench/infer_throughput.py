@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -22,6 +21,7 @@ from models import CRNN  # noqa: E402
 from pth2onnx import export  # noqa: E402
 from tools.ais_bench_runner import make_session  # noqa: E402
 from utils.device import cpu_has_bf16  # noqa: E402
+from utils.label_converter import DEFAULT_ALPHABET  # noqa: E402
 
 
 def timed(fn, seconds):
@@ -46,7 +46,7 @@ def main():
     fast = fast.to(memory_format=torch.channels_last)
     bf16 = cpu_has_bf16()
     onnx_path = os.path.join(tempfile.mkdtemp(), "crnn.onnx")
-    export(model, 100, onnx_path)
+    export(model, 100, onnx_path, DEFAULT_ALPHABET)
     session = make_session(onnx_path)
 
     def variants(x):
