@@ -46,7 +46,7 @@ def reference_params(data, world=2):
     for s in range(STEPS):
         opt.zero_grad()
         for rank in range(world):
-            images, labels, _ = batches[rank][s]
+            images, labels, _, _ = batches[rank][s]
             logits = model(images).float().log_softmax(2)
             targets, lengths = conv.encode(labels)
             loss = crit(logits, targets, torch.full((len(labels),), logits.shape[0], dtype=torch.int32), lengths)

@@ -66,8 +66,8 @@ def test_scan_folder_with_mjsynth_names(image_folder, tmp_path):
 def test_undecodable_image_in_lmdb_is_skipped_and_counted(tmp_path, capsys):
     path = write_lmdb(tmp_path / "l", [(word_image("ok"), "ok"), (b"garbage", "bad"), (b"", "empty")])
     ds = LmdbDataset(path, LabelConverter(), 26, train=False)
-    images, labels, dropped = collate([ds[0], ds[1], ds[2]])
-    assert images.shape == (1, 1, 32, 100) and labels == ["ok"] and dropped == 2
+    images, labels, keys, dropped = collate([ds[0], ds[1], ds[2]])
+    assert images.shape == (1, 1, 32, 100) and labels == ["ok"] and keys == [1] and dropped == 2
     assert ds.bad_images == 2
     log = capsys.readouterr().out
     assert "skipping" in log and "image-000000002" in log and "image-000000003" in log
