@@ -63,19 +63,20 @@ def test_ddp_matches_accumulated_single_process(tiny_data, tmp_path):
     assert proc.returncode == 0, out[-3000:]
     assert out.count("Training 1 epochs") == 1  # only rank 0 logs
     assert "world size 2" in out and "FPS: " in out
-    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "model_best.pth"]
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "eval_results.csv", "eval_results.md", "metrics.csv",
+                                            "metrics.png", "model_best.pth"]
     ckpt = load_training_checkpoint(str(tmp_path / "checkpoint.pth"))
     assert ckpt["global_step"] == STEPS
     ref = reference_params(tiny_data)
     for name, _ in CRNN(num_classes=37, hidden_size=32, cnn_width=8).named_parameters():
         torch.testing.assert_close(ckpt["model"][name], ref[name], rtol=0, atol=1e-5, msg=name)
-    # Sharded evaluation counts every one of the 47 readable samples once.
-    line = [l for l in out.splitlines() if l.startswith("Validation OTHER_lmdb")][-1]
+    # Sharded evaluation counts every one of the 47 readable samples once, as one process does.
+    line = [l for l in out.splitlines() if l.startswith("| OTHER_lmdb")][-1]
     single = subprocess.run([sys.executable, "main.py", "--data_path", tiny_data, "--val_dir", "OTHER_lmdb",
                              "--eval_only", "--resume", str(tmp_path / "checkpoint.pth"), *TINY_MODEL],
                             cwd=ROOT, capture_output=True, text=True)
     assert single.returncode == 0, single.stderr
-    assert "/47)" in line and line in single.stdout.splitlines()
+    assert line.split("|")[2].strip() == "47" and line in single.stdout.splitlines()
 
 
 def test_killed_rank_stops_the_job_and_resume_continues(tiny_data, tmp_path):

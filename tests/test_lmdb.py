@@ -109,6 +109,6 @@ def test_loader_workers_reopen_the_lmdb(tiny_data):
     conv = LabelConverter()
     train = train_loader(f"{tiny_data}/MJ_LMDB", conv, 26, 100, 16, 1, 1, 0, 0, lambda *a: None)
     val = eval_loader(f"{tiny_data}/MJ_LMDB", conv, 26, 100, 16, 1, 1, 0, lambda *a: None)
-    images, labels, dropped = next(iter(train))
-    assert images.shape == (16, 1, 32, 100) and len(labels) == 16 and dropped == 0
+    images, labels, keys, dropped = next(iter(train))
+    assert images.shape == (16, 1, 32, 100) and len(labels) == len(keys) == 16 and dropped == 0
     assert sum(len(b[1]) for b in val) == 1600

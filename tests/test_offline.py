@@ -1,4 +1,5 @@
 """The offline chain through its real command lines: pth2onnx -> parse_testdata -> runner -> postpossess."""
+import csv
 import json
 import os
 import subprocess
@@ -77,7 +78,10 @@ def test_offline_accuracy_equals_online(chain, tiny_data):
                              "--eval_only", "--resume", chain["ckpt"], *TINY_MODEL],
                             cwd=ROOT, capture_output=True, text=True)
     assert online.returncode == 0, online.stderr
-    assert f"accuracy {right / total:.4f} ({right}/{total})" in online.stdout
+    assert f"Accuracy: {right / total:.4f}" in online.stdout
+    with open(os.path.join(os.path.dirname(chain["ckpt"]), "eval_results.csv")) as f:
+        row = next(csv.DictReader(f))
+    assert (row["set"], int(row["correct"]), int(row["samples"])) == ("OTHER_lmdb", right, total)
     # Per sample: the same misses as PyTorch decoding the same LMDB.
     model, alphabet, _ = load_crnn(chain["ckpt"])
     conv = LabelConverter(alphabet)

@@ -65,3 +65,15 @@ def test_stop_step_and_max_step(tiny_data, tmp_path, capsys):
     assert "Training 5 epochs x 2 steps" in out
     assert load_training_checkpoint(str(tmp_path / "checkpoint.pth"))["global_step"] == 10
     assert os.path.isfile(tmp_path / "model_best.pth")
+
+
+def test_finetune_starts_a_new_run_from_the_weights(tiny_data, overfit_run, tmp_path, capsys):
+    ckpt = os.path.join(overfit_run[0], "model_best.pth")
+    acc = run_main(["--data_path", tiny_data, "--finetune", ckpt, "--output_dir", str(tmp_path), "--stop_step", "3",
+                    "--lr", "1e-6", "--batch_size", "16", "--opt_level", "O0", *TINY_MODEL])
+    out = capsys.readouterr().out
+    assert f"Fine-tuning from {ckpt} (weights only: fresh optimizer and schedule)" in out
+    assert acc == 1.0                                   # it starts from the trained weights, not from scratch
+    new = load_training_checkpoint(str(tmp_path / "checkpoint.pth"))
+    assert (new["epoch"], new["step"], new["global_step"]) == (0, 3, 3)
+    assert all(s["step"] == 3 for s in new["optimizer"]["state"].values())

@@ -42,12 +42,19 @@ def list_inputs(folder):
     return [os.path.join(folder, f) for f in files]
 
 
+def check_inputs(files, shape, dtype):
+    """Every file's size, before anything is written: a bad input leaves no partial output folder."""
+    for path in files:
+        size = np.load(path, mmap_mode="r").size if path.endswith(".npy") else \
+            os.path.getsize(path) // np.dtype(dtype).itemsize
+        if size != int(np.prod(shape)):
+            raise UserError(f"{path}: {size} values, the model takes {int(np.prod(shape))} per sample "
+                            f"(shape {list(shape)}, {np.dtype(dtype).name})")
+
+
 def read_input(path, shape, dtype):
-    """One file -> array of the model's per-sample shape; a wrong size is an error naming the file."""
+    """One file (its size already checked) -> array of the model's per-sample shape."""
     data = np.load(path) if path.endswith(".npy") else np.fromfile(path, dtype=dtype)
-    if data.size != int(np.prod(shape)):
-        raise UserError(f"{path}: {data.size} values, the model takes {int(np.prod(shape))} per sample "
-                        f"(shape {list(shape)}, {np.dtype(dtype).name})")
     return data.reshape(shape).astype(dtype, copy=False)
 
 
@@ -72,6 +79,7 @@ def percentiles(times_ms):
 def infer_files(session, files, batch_size, axis, out_dir):
     inp = session.get_inputs()[0]
     sample_shape = [d if isinstance(d, int) else 1 for d in inp.shape][1:]
+    check_inputs(files, sample_shape, np.float32)
     os.makedirs(out_dir, exist_ok=True)
     times = []
     for start in tqdm(range(0, len(files), batch_size), desc="infer", unit="batch", mininterval=2):
