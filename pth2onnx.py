@@ -29,7 +29,7 @@ def export(model, img_w, path, alphabet, opset=OPSET):
     with warnings.catch_warnings():
         # The TorchScript exporter is chosen on purpose (the dynamo one needs onnxscript), and its
         # LSTM batch-size warning does not apply: the export is checked at batch 1, 16 and 37.
-        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning, torch.jit.TracerWarning))
         torch.onnx.export(model, dummy, path, input_names=["actual_input_1"], output_names=["output1"],
                           dynamic_axes={"actual_input_1": {0: "batch"}, "output1": {1: "batch"}},
                           opset_version=opset, dynamo=False)
