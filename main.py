@@ -114,15 +114,18 @@ def run(args, device, data_path):
     torch.manual_seed(args.seed)
     if args.resume and args.finetune:
         raise UserError("--resume continues a run, --finetune starts a new one from weights: give only one")
-    resume = args.resume
+    resume, ckpt = args.resume, None
     if resume == "auto":
-        resume = find_resumable(args.output_dir, log) if os.path.isdir(args.output_dir) else None
+        resume, ckpt = find_resumable(args.output_dir, log) if os.path.isdir(args.output_dir) else (None, None)
         log(f"--resume auto: continuing from {resume}" if resume else
             f"--resume auto: no checkpoint in {args.output_dir}, starting from scratch")
         if resume is None and args.eval_only:
             raise UserError(f"--eval_only --resume auto: no readable checkpoint in {args.output_dir}")
+    if args.eval_only and not resume:
+        raise UserError("--eval_only needs --resume CHECKPOINT (or --resume auto)")
     source = resume or args.finetune
-    ckpt = load_training_checkpoint(source) if source else None
+    if source and ckpt is None:
+        ckpt = load_training_checkpoint(source)
     alphabet = load_alphabet(args.alphabet)
     if ckpt and ckpt["alphabet"] != alphabet:
         if args.alphabet != DEFAULT_ALPHABET:
@@ -168,8 +171,6 @@ def run(args, device, data_path):
         return rows[-1]["accuracy"]
 
     if args.eval_only:
-        if not resume:
-            raise UserError("--eval_only needs --resume CHECKPOINT (or --resume auto)")
         acc = validate()
         log(f"Evaluation tables: {os.path.join(table_dir, 'eval_results.csv')} and .md")
         log(f"Accuracy: {acc:.4f}")

@@ -124,9 +124,9 @@ def set_rng_state(state):
 
 
 def find_resumable(output_dir, log=print):
-    """--resume auto: the readable training checkpoint (*.pth with optimizer state) in output_dir
-    that is furthest along, or None. Unreadable files are skipped with a warning; temp files left
-    by a crash in the middle of a save are removed."""
+    """--resume auto: (path, loaded checkpoint) of the readable training checkpoint (*.pth with
+    optimizer state) in output_dir that is furthest along, or (None, None). Unreadable files are
+    skipped with a warning; temp files left by a crash in the middle of a save are removed."""
     for stale in glob.glob(os.path.join(output_dir, "*.pth.tmp*")):
         log(f"removing {stale}: an unfinished checkpoint write from a crashed run")
         try:
@@ -144,5 +144,5 @@ def find_resumable(output_dir, log=print):
             continue
         key = (ckpt.get("global_step", 0), os.path.getmtime(path))
         if best is None or key > best[0]:
-            best = (key, path)
-    return best[1] if best else None
+            best = (key, path, ckpt)
+    return best[1:] if best else (None, None)
