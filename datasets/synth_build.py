@@ -1,7 +1,7 @@
 """Builds (once) and caches the synthetic default data set in the data_lmdb_release layout.
 
-    <cache>/synth_v2_train<N>_val<M>_seed<S>/MJ_LMDB       training words
-    <cache>/synth_v2_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
+    <cache>/synth_v3_train<N>_val<M>_seed<S>/MJ_LMDB       training words
+    <cache>/synth_v3_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
 
 The cache root is $CRNN_CACHE_DIR, else ~/.cache/crnn_pytorch. A set is built
 in a temporary folder and renamed into place when complete, so an interrupted
@@ -18,7 +18,7 @@ from datasets.lmdb_format import LmdbWriter
 from datasets.synth_assets import find_backgrounds, find_fonts, find_words
 from datasets.synth_render import SynthRenderer
 
-VERSION = 2
+VERSION = 3
 TRAIN_SPLIT, VAL_SPLIT = 0, 1
 CHUNK = 256
 _renderer = None

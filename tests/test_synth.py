@@ -1,11 +1,12 @@
 import io
 
+import numpy as np
 from PIL import Image
 
 from datasets.lmdb_format import open_lmdb
 from datasets.synth_assets import find_backgrounds, find_fonts, find_words
 from datasets.synth_build import ensure_synthetic
-from datasets.synth_render import SynthRenderer
+from datasets.synth_render import MAX_LABEL, SynthRenderer, alnum
 
 
 def renderer():
@@ -21,7 +22,19 @@ def test_generator_is_deterministic_per_seed():
     for data, label in first:
         image = Image.open(io.BytesIO(data))
         assert image.mode == "L" and image.size[1] == 32
-        assert label.isalnum() and 1 <= len(label) <= 16
+        assert label.isalnum() and 1 <= len(label) <= MAX_LABEL
+
+
+def test_punctuation_is_drawn_but_not_labelled():
+    r = renderer()
+    pairs = [r.sample_text(np.random.default_rng((0, 0, i))) for i in range(2000)]
+    assert all(label == alnum(text) and label for text, label in pairs)
+    with_punct = [text for text, label in pairs if text != label]
+    assert 0.15 < len(with_punct) / len(pairs) < 0.4, len(with_punct)
+    assert {c for t in with_punct for c in t} >= set(".,:?-'\"")
+    # Natural word lengths: short words dominate, as on signs (a dictionary alone peaks at 8-9 letters).
+    lengths = np.array([len(label) for _, label in pairs])
+    assert np.mean(lengths <= 4) > 0.45 and np.median(lengths) <= 5
 
 
 def test_several_fonts_are_found():
