@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.loaders import train_loader  # noqa: E402
 from datasets.synth_build import ensure_synthetic  # noqa: E402
 from models import CRNN  # noqa: E402
+from models.crnn import output_length  # noqa: E402
 from utils.device import amp_dtype, make_scaler, select_device, use_channels_last  # noqa: E402
 from utils.engine import StepRunner, Throughput, train_one_epoch  # noqa: E402
 from utils.label_converter import LabelConverter  # noqa: E402
@@ -39,8 +40,7 @@ def train_flops_per_image(model, img_w=100):
     with FlopCounterMode(display=False) as counter:
         model(x).float().sum().backward()
     model.zero_grad(set_to_none=True)
-    steps = img_w // 4 + 1
-    lstm = sum(2 * 4 * m.hidden_size * (m.input_size + m.hidden_size) * steps * 2 * m.num_layers
+    lstm = sum(2 * 4 * m.hidden_size * (m.input_size + m.hidden_size) * output_length(img_w) * 2 * m.num_layers
                for m in model.modules() if isinstance(m, torch.nn.LSTM))
     return counter.get_total_flops() / 2 + 3 * lstm
 

@@ -47,8 +47,9 @@ def alnum(text):
 class SynthRenderer:
     def __init__(self, fonts, words, backgrounds):
         self.fonts, self.words, self.backgrounds = fonts, words, backgrounds
-        self.by_length = [[w for w in words if len(w) == n or (n == len(LENGTH_WEIGHTS) and len(w) > n)]
-                          for n in range(1, len(LENGTH_WEIGHTS) + 1)]
+        self.by_length = [[] for _ in LENGTH_WEIGHTS]  # the last list holds every longer word too
+        for w in words:
+            self.by_length[min(len(w), len(LENGTH_WEIGHTS)) - 1].append(w)
         self._font_cache, self._glyph_cache = {}, {}
 
     def _glyph(self, path, size, stroke, ch):
