@@ -5,6 +5,7 @@ from torch.utils.data import DataLoader
 
 from datasets.lmdb_dataset import LmdbDataset, collate
 from datasets.samplers import ResumableDistributedSampler, ShardSampler, worker_init
+from datasets.synth_stream import StreamSampler, SynthStream
 from utils.errors import UserError
 
 EXPECTED_LAYOUT = "expected <data_path>/MJ_LMDB (training) and <data_path>/IIIT5K_lmdb (evaluation), each holding data.mdb"
@@ -13,8 +14,7 @@ ALIASES = {"IIIT5K_lmdb": "IIIT5k_lmdb", "IIIT5k_lmdb": "IIIT5K_lmdb"}
 
 
 def resolve_dir(data_path, name, role):
-    if not os.path.isdir(data_path):
-        raise UserError(f"--data_path {data_path} does not exist ({EXPECTED_LAYOUT})")
+    """`name` under data_path (an absolute path is taken as it is)."""
     for candidate in (name, ALIASES.get(name)):
         if candidate and os.path.isdir(os.path.join(data_path, candidate)):
             return os.path.join(data_path, candidate)
@@ -22,23 +22,44 @@ def resolve_dir(data_path, name, role):
                     f"--train_dir / --val_dir change the names)")
 
 
-def _loader(dataset, batch_size, sampler, workers, drop_last):
+def _loader(dataset, batch_size, sampler, workers, drop_last, pin_memory):
+    # pin_memory (CUDA/NPU) lets the copy to the device run asynchronously (non_blocking=True).
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      collate_fn=collate, pin_memory=False, drop_last=drop_last,
-                      worker_init_fn=worker_init, persistent_workers=workers > 0)
+                      collate_fn=collate, pin_memory=pin_memory, drop_last=drop_last,
+                      worker_init_fn=worker_init, persistent_workers=workers > 0,
+                      prefetch_factor=4 if workers > 0 else None)
 
 
-def train_loader(path, converter, max_label_len, img_w, batch_size, workers, world_size, rank, seed, log):
+def train_loader(path, converter, max_label_len, img_w, batch_size, workers, world_size, rank, seed, log,
+                 pin_memory=False):
     dataset = LmdbDataset(path, converter, max_label_len, img_w=img_w, train=True)
     log(dataset.describe())
     if len(dataset) < batch_size * world_size:
         raise UserError(f"{path}: only {len(dataset)} usable samples, fewer than one global batch "
                         f"({batch_size} x {world_size}); lower --batch_size")
     sampler = ResumableDistributedSampler(dataset, world_size, rank, seed, batch_size)
-    return _loader(dataset, batch_size, sampler, workers, drop_last=True)
+    return _loader(dataset, batch_size, sampler, workers, True, pin_memory)
 
 
-def eval_loader(path, converter, max_label_len, img_w, batch_size, workers, world_size, rank, log):
+def stream_loader(epoch_size, converter, max_label_len, img_w, batch_size, workers, world_size, rank, seed, log,
+                  pin_memory=False, assets=None):
+    """Training batches rendered on the fly by the workers (see datasets/synth_stream.py)."""
+    if epoch_size < batch_size * world_size:
+        raise UserError(f"--synth_train {epoch_size} is smaller than one global batch ({batch_size} x {world_size})")
+    log(f"Synthetic stream: {epoch_size} new images per epoch, rendered by {workers or 'the main'} "
+        f"loader process{'es' if workers > 1 else ''} per device")
+    dataset = SynthStream(seed, converter, max_label_len, img_w=img_w, assets=assets)
+    sampler = StreamSampler(epoch_size, world_size, rank, batch_size)
+    return _loader(dataset, batch_size, sampler, workers, True, pin_memory)
+
+
+def eval_loader(path, converter, max_label_len, img_w, batch_size, workers, world_size, rank, log, pin_memory=False):
     dataset = LmdbDataset(path, converter, max_label_len, img_w=img_w, train=False)
     log(dataset.describe())
-    return _loader(dataset, batch_size, ShardSampler(dataset, world_size, rank), workers, drop_last=False)
+    if not len(dataset):
+        raise UserError(f"evaluation set {path} has no usable samples (every label is empty or missing): "
+                        "nothing to evaluate; check the LMDB or pick another --val_dir")
+    if not any(dataset[i][0] is not None for i in range(len(dataset))):  # stops at the first readable image
+        raise UserError(f"evaluation set {path}: none of its {len(dataset)} images can be decoded: nothing to "
+                        "evaluate; rebuild it with tools/create_lmdb_dataset.py")
+    return _loader(dataset, batch_size, ShardSampler(dataset, world_size, rank), workers, False, pin_memory)

@@ -1,9 +1,14 @@
 """Fonts, words and background photos for the synthetic generator, found on this machine.
 
-Nothing is downloaded: fonts come from the trdg wheel (about 100 Latin
-families, `pip install --no-deps trdg==1.8.0`), matplotlib's bundled DejaVu
-family when installed, and the system font folders; words from trdg's English
-dictionary when present, else from random letter strings.
+Nothing is downloaded. The assets folder is `--synth_assets DIR`, else
+$CRNN_SYNTH_ASSETS, else the installed trdg wheel (`pip install --no-deps
+trdg==1.8.0`); it has trdg's layout: fonts/latin/*.ttf (about 100 Latin
+families), dicts/en.txt and images/*.jpg (tools/pack_synth_assets.py copies
+them out of the wheel, ~26 MB, for machines where it cannot be installed).
+matplotlib's bundled DejaVu family and the system font folders add fonts.
+Without an assets folder the generator still runs: system fonts, a built-in
+list of common words and random letter strings, flat/gradient/noise
+backgrounds.
 """
 import glob
 import importlib.util
@@ -13,6 +18,10 @@ import string
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from datasets.synth_render import SynthRenderer
+from utils.errors import UserError
+
+ASSETS_ENV = "CRNN_SYNTH_ASSETS"
 SYSTEM_FONT_DIRS = ["/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"),
                     "/Library/Fonts", "/System/Library/Fonts", "C:/Windows/Fonts"]
 REQUIRED_GLYPHS = string.ascii_letters + string.digits
@@ -23,11 +32,22 @@ def _package_dir(name):
     return os.path.dirname(spec.origin) if spec and spec.origin else None
 
 
-def font_candidates():
+def assets_dir(explicit=None):
+    """--synth_assets, else $CRNN_SYNTH_ASSETS, else the trdg package folder; None when there is none."""
+    path = explicit or os.environ.get(ASSETS_ENV)
+    if not path:
+        return _package_dir("trdg")
+    if not os.path.isdir(path):
+        raise UserError(f"synthetic assets folder not found: {path} (--synth_assets or ${ASSETS_ENV}: a folder with "
+                        "fonts/latin/, dicts/en.txt and images/, made by tools/pack_synth_assets.py)")
+    return path
+
+
+def font_candidates(assets=None):
     dirs = []
-    trdg = _package_dir("trdg")
-    if trdg:
-        dirs.append(os.path.join(trdg, "fonts", "latin"))
+    root = assets_dir(assets)
+    if root:
+        dirs.append(os.path.join(root, "fonts", "latin"))
     mpl = _package_dir("matplotlib")
     if mpl:
         dirs.append(os.path.join(mpl, "mpl-data", "fonts", "ttf"))
@@ -63,17 +83,17 @@ def font_covers_alphanumerics(path):
     return True
 
 
-def find_fonts():
-    fonts = [p for p in font_candidates() if font_covers_alphanumerics(p)]
+def find_fonts(assets=None):
+    fonts = [p for p in font_candidates(assets) if font_covers_alphanumerics(p)]
     if not fonts:
-        raise RuntimeError("no usable .ttf/.otf font found: pip install --no-deps trdg==1.8.0 "
-                           "(or install any Latin font, e.g. apt-get install fonts-dejavu-core)")
+        raise UserError("no usable .ttf/.otf font for the synthetic data: pip install --no-deps trdg==1.8.0, "
+                        "give --synth_assets, or install any Latin font (e.g. apt-get install fonts-dejavu-core)")
     return fonts
 
 
-def find_words(max_len=16):
-    trdg = _package_dir("trdg")
-    path = os.path.join(trdg, "dicts", "en.txt") if trdg else None
+def find_words(assets=None, max_len=16):
+    root = assets_dir(assets)
+    path = os.path.join(root, "dicts", "en.txt") if root else None
     if not path or not os.path.isfile(path):
         return []
     with open(path, encoding="utf-8") as f:
@@ -81,12 +101,17 @@ def find_words(max_len=16):
     return sorted(w for w in words if w.isascii() and w.isalpha() and 1 <= len(w) <= max_len)
 
 
-def find_backgrounds(max_side=480):
+def find_backgrounds(assets=None, max_side=480):
     """Grayscale photos (uint8 arrays) to crop backgrounds from; empty list if none ship."""
-    trdg = _package_dir("trdg")
+    root = assets_dir(assets)
     photos = []
-    for p in sorted(glob.glob(os.path.join(trdg, "images", "*.jpg"))) if trdg else []:
+    for p in sorted(glob.glob(os.path.join(root, "images", "*.jpg"))) if root else []:
         image = Image.open(p).convert("L")
         image.thumbnail((max_side, max_side))
         photos.append(np.asarray(image))
     return photos
+
+
+def load_renderer(assets=None):
+    """A SynthRenderer with every asset this machine has (fonts are checked glyph by glyph, ~1 s)."""
+    return SynthRenderer(find_fonts(assets), find_words(assets), find_backgrounds(assets))

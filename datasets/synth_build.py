@@ -5,7 +5,9 @@
 
 The cache root is $CRNN_CACHE_DIR, else ~/.cache/crnn_pytorch. A set is built
 in a temporary folder and renamed into place when complete, so an interrupted
-build is never mistaken for a finished one.
+build is never mistaken for a finished one; a failed or interrupted build
+removes its temporary folder. With num_train 0 (training on the stream, see
+synth_stream.py) only the validation LMDB is built.
 """
 import multiprocessing as mp
 import os
@@ -15,8 +17,7 @@ import time
 from tqdm import tqdm
 
 from datasets.lmdb_format import LmdbWriter
-from datasets.synth_assets import find_backgrounds, find_fonts, find_words
-from datasets.synth_render import SynthRenderer
+from datasets.synth_assets import load_renderer
 
 VERSION = 3
 TRAIN_SPLIT, VAL_SPLIT = 0, 1
@@ -32,9 +33,9 @@ def synth_dir(num_train, num_val, seed, root=None):
     return os.path.join(root or default_cache_root(), f"synth_v{VERSION}_train{num_train}_val{num_val}_seed{seed}")
 
 
-def _init_worker():
+def _init_worker(assets):
     global _renderer
-    _renderer = SynthRenderer(find_fonts(), find_words(), find_backgrounds())
+    _renderer = load_renderer(assets)
 
 
 def _render_chunk(job):
@@ -42,16 +43,16 @@ def _render_chunk(job):
     return [_renderer.sample(seed, split, i) for i in range(start, stop)]
 
 
-def write_split(path, num, seed, split, workers, desc):
+def write_split(path, num, seed, split, workers, desc, assets=None):
     """Render samples 0..num-1 of `split` into a new LMDB at `path`."""
     jobs = [(seed, split, s, min(s + CHUNK, num)) for s in range(0, num, CHUNK)]
     with LmdbWriter(path) as writer, tqdm(total=num, desc=desc, unit="img", mininterval=2) as bar:
         if workers <= 1:
-            _init_worker()
+            _init_worker(assets)
             chunks = map(_render_chunk, jobs)
             _write_chunks(writer, bar, chunks)
         else:
-            with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+            with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(assets,)) as pool:
                 _write_chunks(writer, bar, pool.imap(_render_chunk, jobs))
 
 
@@ -62,7 +63,7 @@ def _write_chunks(writer, bar, chunks):
         bar.update(len(chunk))
 
 
-def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=True, log=print):
+def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=True, log=print, assets=None):
     """Return the folder of the cached synthetic set, building it first if needed.
 
     With build=False (other ranks of a node) wait for the builder to finish instead.
@@ -81,9 +82,14 @@ def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=Tr
     log(f"Building synthetic data ({num_train} train + {num_val} val word images, {workers} processes) in {out}")
     tmp = f"{out}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    write_split(os.path.join(tmp, "MJ_LMDB"), num_train, seed, TRAIN_SPLIT, workers, "synthetic train")
-    write_split(os.path.join(tmp, "IIIT5K_lmdb"), num_val, seed, VAL_SPLIT, workers, "synthetic val")
-    open(os.path.join(tmp, "READY"), "w").close()
+    try:
+        if num_train:
+            write_split(os.path.join(tmp, "MJ_LMDB"), num_train, seed, TRAIN_SPLIT, workers, "synthetic train", assets)
+        write_split(os.path.join(tmp, "IIIT5K_lmdb"), num_val, seed, VAL_SPLIT, workers, "synthetic val", assets)
+        open(os.path.join(tmp, "READY"), "w").close()
+    except BaseException:  # a failed or interrupted build leaves nothing behind in the cache
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     try:
         os.rename(tmp, out)
     except OSError:

@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 OUT_H = 32
 FONT_SIZES = (22, 26, 30, 34)
 UPPER_DIGITS = string.ascii_uppercase + string.digits
+LOWER = list(string.ascii_lowercase)
 PREFIXES = ['"', "'", "(", "#", "$", "*", "-", "\u201c", "\u2018"]
 SUFFIXES = [".", ",", ":", ";", "!", "?", "'", '"', ")", "%", "-", "...", '."', '?"', "!!", "'s", "\u201d", "\u2019"]
 SEPARATORS = [".", "-", ":", "/", "&", "'", ","]
@@ -68,19 +69,21 @@ class SynthRenderer:
     # ---- text ---------------------------------------------------------------
     def _core_text(self, rng):
         r = rng.random()
-        if r < 0.72 and self.words:
+        if r < 0.72:
             if rng.random() < 0.2:
                 word = COMMON_WORDS[rng.integers(len(COMMON_WORDS))]
-            else:
+            elif self.words:
                 pool = self.by_length[rng.choice(len(LENGTH_WEIGHTS), p=LENGTH_WEIGHTS)] or self.words
                 word = pool[rng.integers(len(pool))]
+            else:  # no word list installed: random letters with the same lengths
+                word = "".join(rng.choice(LOWER, rng.choice(len(LENGTH_WEIGHTS), p=LENGTH_WEIGHTS) + 1))
             case = rng.random()
             return word.upper() if case < 0.42 else word.capitalize() if case < 0.70 else word.lower()
         if r < 0.82:
             return "".join(rng.choice(list(string.digits), rng.integers(1, 7)))
         if r < 0.88:
             return "".join(rng.choice(list(UPPER_DIGITS), rng.integers(2, 8)))
-        letters = "".join(rng.choice(list(string.ascii_lowercase), rng.integers(1, 11)))
+        letters = "".join(rng.choice(LOWER, rng.integers(1, 11)))
         return letters.upper() if rng.random() < 0.5 else letters
 
     def sample_text(self, rng):
@@ -191,7 +194,7 @@ class SynthRenderer:
             lo, hi = rng.uniform(0, 255, 2)
             ramp = np.linspace(lo, hi, w if rng.random() < 0.5 else h, dtype=np.float32)
             bg = np.broadcast_to(ramp[None, :] if ramp.size == w else ramp[:, None], (h, w)).copy()
-        elif kind < 0.75:
+        elif kind < 0.75 and self.backgrounds:
             photo = self.backgrounds[rng.integers(len(self.backgrounds))]
             ph, pw = photo.shape
             ch, cw = min(ph, int(h * rng.uniform(1, 3))), min(pw, int(w * rng.uniform(1, 3)))

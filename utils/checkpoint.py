@@ -1,11 +1,14 @@
 """The one checkpoint schema, written atomically, read with clear errors.
 
     {"model", "optimizer", "lr_scheduler", "scaler", "epoch", "step", "global_step",
-     "best_acc", "model_args", "alphabet", "img_w", "rng"}
+     "best_acc", "model_args", "alphabet", "img_w", "rng"[, "ema"]}
 
 `epoch` and `step` say where training resumes (steps already done in that
 epoch; the sampler replays the rest of that epoch's order). Weights are stored
-without DDP's `module.` prefix.
+without DDP's `module.` prefix. With --ema, "ema" holds {"weights", "updates"}
+of the averaged model: evaluation, export, prediction and fine-tuning use those
+weights, resuming uses both. The shipped model (weights/) keeps only "model",
+"model_args", "alphabet" and "img_w", in fp16.
 """
 import errno
 import glob
@@ -72,6 +75,8 @@ def _os_error(e):
 
 def load_checkpoint(path):
     """Load on CPU; any unreadable file becomes one UserError naming it."""
+    if os.path.isdir(path):
+        raise UserError(f"checkpoint {path} is a folder, not a checkpoint file (give the .pth inside it)")
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
     try:
@@ -93,7 +98,14 @@ def load_training_checkpoint(path):
     if missing:
         raise UserError(f"{path} is not a checkpoint of this repo (missing {', '.join(missing)})")
     ckpt["model"] = strip_prefixes(ckpt["model"])
+    if "ema" in ckpt:
+        ckpt["ema"]["weights"] = strip_prefixes(ckpt["ema"]["weights"])
     return ckpt
+
+
+def inference_weights(ckpt):
+    """The weights to evaluate, export or fine-tune from: the average with --ema, else the model's."""
+    return ckpt["ema"]["weights"] if "ema" in ckpt else ckpt["model"]
 
 
 def load_model_weights(model, state_dict, path):

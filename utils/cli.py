@@ -1,7 +1,115 @@
-"""Runs an entry script's main(): bad input is one line on stderr and exit code 2, never a traceback."""
+"""Command-line plumbing shared by every entry script.
+
+Flags are validated at the boundary, once: each numeric flag's range lives in
+its argparse `type=` (built by `int_range` / `float_range`, which also append
+the range to the flag's help), paths in `existing_file` / `existing_dir`. Any
+bad value is one line, `error: argument --flag: ...`, and exit code 2, before
+anything is read, built or written. A cap whose help says "0 = off" takes 0;
+every other cap starts at 1.
+"""
+import argparse
+import math
+import os
 import sys
 
 from utils.errors import UserError
+
+MAX_COUNT = 10 ** 9  # "huge" is an error, not a run that never ends
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one `error:` line (usage goes with --help), exit code 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", RangeHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+class RangeHelpFormatter(argparse.HelpFormatter):
+    """Appends each flag's allowed range (from its type) and its default to the help text."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        doc = getattr(action.type, "doc", None)
+        if doc:
+            text += f" [{doc}]"
+        if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _typed(parse, doc, name):
+    parse.doc, parse.__name__ = doc, name  # argparse names the type in its messages
+    return parse
+
+
+def int_range(lo, hi=MAX_COUNT, zero=None):
+    """An int type accepting lo..hi; `zero` documents what 0 means when lo is 0."""
+    doc = f"{lo}..{hi}" + (f"; 0 = {zero}" if zero else "")
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be in {lo}..{hi}" + (f" (0 = {zero})" if zero else "")
+                                             + f", got {value}")
+        return value
+    return _typed(parse, doc, "int")
+
+
+def float_range(lo, hi, lo_open=False, hi_open=False, zero=None):
+    """A finite float type in [lo, hi] (either end open on request)."""
+    doc = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}" + (f"; 0 = {zero}" if zero else "")
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number in {doc}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number in {doc}, got {text!r}")
+        if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
+            raise argparse.ArgumentTypeError(f"must be in {doc}, got {text}")
+        return value
+    return _typed(parse, doc, "float")
+
+
+def _non_empty(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a path")
+    return text
+
+
+def existing_file(text):
+    """A file that exists (a folder or a missing path is named as such)."""
+    _non_empty(text)
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text} does not exist")
+    return text
+
+
+def existing_dir(text):
+    """A folder that exists (a file or a missing path is named as such)."""
+    _non_empty(text)
+    if os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} does not exist")
+    return text
+
+
+def path_text(text):
+    """Any non-empty path (outputs: checked by utils.files before the work starts)."""
+    return _non_empty(text)
 
 
 def run_cli(main, parser):

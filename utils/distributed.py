@@ -17,6 +17,11 @@ def env_local_rank():
     return int(os.environ.get("LOCAL_RANK", 0))
 
 
+def env_rank():
+    """The global rank torchrun gives this process (0 without torchrun), known before the group exists."""
+    return int(os.environ.get("RANK", 0))
+
+
 def launched_by_torchrun():
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 

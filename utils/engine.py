@@ -34,20 +34,21 @@ class StepRunner:
     """
 
     def __init__(self, model, criterion, optimizer, scheduler, scaler, converter, device,
-                 dtype, channels_last, grad_clip, max_bad_steps):
+                 dtype, channels_last, grad_clip, max_bad_steps, ema=None):
         self.model, self.criterion, self.optimizer = model, criterion, optimizer
         self.scheduler, self.scaler, self.converter = scheduler, scaler, converter
         self.device, self.dtype, self.channels_last = device, dtype, channels_last
-        self.grad_clip, self.max_bad_steps = grad_clip, max_bad_steps
+        self.grad_clip, self.max_bad_steps, self.ema = grad_clip, max_bad_steps, ema
         self.bad_in_row = self.bad_total = 0
 
     def __call__(self, images, labels):
         """-> loss (float tensor on device), or None when the step was skipped."""
         images = to_device(images, self.device, self.channels_last)
         targets, lengths = self.converter.encode(labels)
+        targets, lengths = targets.to(self.device, non_blocking=True), lengths.to(self.device, non_blocking=True)
         with autocast(self.device, self.dtype):
             logits = self.model(images)
-        loss = ctc_loss(self.criterion, logits, targets.to(self.device), lengths.to(self.device))
+        loss = ctc_loss(self.criterion, logits, targets, lengths)
         self.optimizer.zero_grad(set_to_none=True)
         finite = bool(torch.isfinite(loss))
         if finite:
@@ -62,6 +63,8 @@ class StepRunner:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.ema:
+            self.ema.update(self.model)
         self.bad_in_row = 0
         return loss.detach()
 

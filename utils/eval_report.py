@@ -8,6 +8,8 @@ be decoded are skipped and reported in their own column.
 import csv
 import os
 
+from utils.errors import UserError
+
 COLUMNS = ["set", "samples", "correct", "accuracy", "norm_ED", "too_long", "undecodable"]
 
 
@@ -50,3 +52,27 @@ def write_tables(rows, out_dir):
         f.write(format_table(rows) + "\n\nCase-insensitive, alphanumerics only; labels longer than the model "
                 "can emit count as errors; undecodable images are skipped.\n")
     return csv_path, md_path
+
+
+def find_eval_sets(data_path, train_dir):
+    """--eval_all: every folder holding a data.mdb under data_path (recursively), except the training one."""
+    train = os.path.realpath(os.path.join(data_path, train_dir))
+    names = []
+    for folder, subdirs, files in os.walk(data_path, followlinks=True):
+        subdirs.sort()
+        real = os.path.realpath(folder)
+        if real == train or real.startswith(train + os.sep):
+            subdirs.clear()
+        elif "data.mdb" in files:
+            names.append(os.path.relpath(folder, data_path))
+    if not names:
+        raise UserError(f"--eval_all: no LMDB folder (with data.mdb) under {data_path} besides {train_dir}")
+    return names
+
+
+def write_predictions(predictions, out_dir, name):
+    """predictions_<set>.tsv: LMDB key, label, prediction, confidence (what predict.py prints per file)."""
+    path = os.path.join(out_dir, f"predictions_{name.replace(os.sep, '_')}.tsv")
+    with open(path, "w", encoding="utf-8") as f:
+        for index, gt, pred, conf in sorted(predictions):
+            f.write(f"image-{index:09d}\t{gt}\t{pred}\t{conf:.4f}\n")

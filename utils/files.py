@@ -1,0 +1,55 @@
+"""Reading user text files and checking output locations, with one clear error each.
+
+Outputs are checked (and folders created) before any expensive work starts, so
+that a wrong path fails in a second, not after an hour of training or export.
+"""
+import os
+import tempfile
+
+from utils.errors import UserError
+
+
+def read_text(path, what="file"):
+    """The whole text of a UTF-8 file (a BOM is dropped)."""
+    if os.path.isdir(path):
+        raise UserError(f"{what} {path} is a folder, not a text file")
+    if not os.path.isfile(path):
+        raise UserError(f"{what} not found: {path}")
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text (byte {e.start}): save the {what} as UTF-8") from None
+
+
+def _probe_writable(folder, what):
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write_test", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise UserError(f"{what} {folder} is not writable ({e.strerror}): pick another location") from None
+
+
+def prepare_output_dir(path, what="--output_dir"):
+    """Create the folder if needed and check that files can be written in it."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{what} {path} is a file, not a folder: pick a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create {what} {path}: {e.strerror}") from None
+    _probe_writable(path, what)
+    return path
+
+
+def check_output_file(path, what="output"):
+    """A file that can be (re)written: not a folder, in an existing, writable folder."""
+    if os.path.isdir(path):
+        raise UserError(f"{what} {path} is a folder: give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"folder of {what} {path} does not exist: create {folder} first")
+    _probe_writable(folder, f"folder of {what}")
+    return path

@@ -1,0 +1,53 @@
+"""Training presets (--recipe): the seed's recipe for NPU/GPU, a CPU recipe for CPUs.
+
+`auto` picks `seed` on an NPU or CUDA device and `cpu` on the CPU. Every flag
+a preset sets can be given explicitly, which overrides that one value; the
+start-up log prints the preset and where each value came from.
+
+seed: the Ascend ModelZoo recipe (ASCEND_RECIPE_FACTS.md): 2,560 images per
+      device per step, Adadelta at lr 1.0 with no schedule or clipping, AMP
+      with a static loss scale of 128, 20 epochs.
+cpu:  2 CPU cores do ~85 images/s here; at batch 2560 a step takes 30 s and
+      Adadelta needs thousands of steps to leave the CTC plateau, so a 2-hour
+      run would make ~240 updates. Batch 64 with Adam (1e-3, 200 warm-up steps,
+      cosine to 1%) and gradient clipping reads 79% of real IIIT5K crops after
+      600k images (README, Results).
+"""
+RECIPES = {
+    "seed": {"batch_size": 2560, "optimizer": "adadelta", "lr": 1.0, "lr_schedule": "constant",
+             "warmup_steps": 0, "grad_clip": 0.0, "loss_scale": "128", "epochs": 20, "synth_epochs": 20},
+    "cpu": {"batch_size": 64, "optimizer": "adam", "lr": 1e-3, "lr_schedule": "cosine",
+            "warmup_steps": 200, "grad_clip": 5.0, "loss_scale": "dynamic", "epochs": 20, "synth_epochs": 2},
+}
+
+
+def resolve_recipe(name, device_type, explicit, synthetic):
+    """-> (preset name, {flag: value}, {flag: 'preset' | 'flag'}).
+
+    explicit: the preset flags the user gave ({flag: value}, None for not given); synthetic: whether
+    training runs on the synthetic default data (the CPU preset then trains 2 epochs, not 20)."""
+    if name == "auto":
+        name = "cpu" if device_type == "cpu" else "seed"
+    preset = dict(RECIPES[name])
+    epochs = preset.pop("synth_epochs") if synthetic else preset["epochs"]
+    preset.pop("synth_epochs", None)
+    preset["epochs"] = epochs
+    values, sources = {}, {}
+    for key, default in preset.items():
+        given = explicit.get(key)
+        values[key], sources[key] = (default, "preset") if given is None else (given, "flag")
+    return name, values, sources
+
+
+def describe(name, values, sources):
+    """The start-up log line: every value the preset set, and which ones a flag overrode."""
+    parts = [f"{k}={v}" + (" (flag)" if sources[k] == "flag" else "") for k, v in values.items()]
+    return f"Recipe: {name} (" + ", ".join(parts) + ")"
+
+
+def default_workers(device_type, cpu_count, local_world_size):
+    """Loader processes per device: one on the CPU (the training owns the cores), else the node's cores
+    shared by its devices, one left for the training process, at most 12."""
+    if device_type == "cpu":
+        return 1
+    return max(1, min(12, cpu_count // max(1, local_world_size) - 1))
