@@ -38,9 +38,11 @@ MIN_IMG_W = 16  # 5 output steps; narrower inputs cannot hold a word (the poolin
 
 
 def loss_scale_type(text):
-    if text == "dynamic":
-        return text
-    float_range(1, 2 ** 24)(text)
+    if text != "dynamic":
+        try:
+            float_range(1, 2 ** 24)(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"expected 'dynamic' or a number in [1, 16777216], got {text!r}") from None
     return text
 
 
@@ -272,19 +274,19 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
     ema = EMA(model, args.ema) if args.ema else None
     state = {"epoch": 0, "step": 0, "global_step": 0, "best_acc": 0.0}
     if ckpt and "optimizer" in ckpt:
+        state.update({k: ckpt[k] for k in state})
+        if state["global_step"] >= total_steps or state["epoch"] >= epochs:
+            raise UserError(f"{resume} has already done {state['global_step']} steps ({state['epoch']} epochs) of the "
+                            f"{total_steps} this run asks for: nothing to train (raise --epochs or --stop_step, or "
+                            "evaluate it with --eval_only)")
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["lr_scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
-        state.update({k: ckpt[k] for k in state})
         if ema and "ema" in ckpt:
             ema.load_state_dict(ckpt["ema"])
         if "rng" in ckpt:
             set_rng_state(ckpt["rng"])
         log(f"Resumed {resume} at epoch {state['epoch']}, step {state['step']} (global step {state['global_step']})")
-        if state["global_step"] >= total_steps or state["epoch"] >= epochs:
-            raise UserError(f"{resume} has already done {state['global_step']} steps ({state['epoch']} epochs) of the "
-                            f"{total_steps} this run asks for: nothing to train (raise --epochs or --stop_step, or "
-                            "evaluate it with --eval_only)")
     criterion = torch.nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
     runner = StepRunner(ddp_model, criterion, optimizer, scheduler, scaler, converter, device, dtype,
                         channels_last, hp["grad_clip"], args.max_bad_steps, ema)

@@ -7,7 +7,6 @@ LMDB index) and ./label.txt with lines `test_<i>.bin:<label>`. Uses the same
 reader, filtering and preprocessing as evaluation in main.py, so the offline
 accuracy is comparable sample for sample.
 """
-import argparse
 import os
 import shutil
 
@@ -15,43 +14,61 @@ from tqdm import tqdm
 
 from datasets.lmdb_dataset import LmdbDataset
 from models.crnn import output_length
-from utils.cli import run_cli
+from utils.cli import Parser, int_range, path_text, run_cli
 from utils.errors import UserError
+from utils.files import check_creatable_dir, check_output_file
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
 
 
 def get_args_parser():
-    p = argparse.ArgumentParser(description="LMDB -> .bin inputs + label.txt")
-    p.add_argument("lmdb", help="evaluation LMDB folder")
-    p.add_argument("out_dir", help="folder for the .bin files (must be new or empty, unless --force)")
-    p.add_argument("--label_file", default="label.txt")
-    p.add_argument("--img_w", type=int, default=100)
-    p.add_argument("--alphabet", default=DEFAULT_ALPHABET)
+    p = Parser(description="LMDB -> .bin inputs + label.txt")
+    p.add_argument("lmdb", type=path_text, help="evaluation LMDB folder")
+    p.add_argument("out_dir", type=path_text, help="folder for the .bin files (must be new or empty, unless --force)")
+    p.add_argument("--label_file", type=path_text, default="label.txt")
+    p.add_argument("--img_w", type=int_range(16, 4096), default=100, help="the model's input width")
+    p.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")
     p.add_argument("--force", action="store_true", help="replace a non-empty out_dir")
     return p
 
 
+def check_out_dir(path, force):
+    """Before the LMDB is read: out_dir is a folder (or can be one) that is empty or may be replaced."""
+    check_creatable_dir(path, "out_dir")
+    if os.path.isdir(path) and os.listdir(path) and not force:
+        raise UserError(f"{path} exists and is not empty: pick a new folder or pass --force")
+
+
 def main(args):
+    check_out_dir(args.out_dir, args.force)
+    check_output_file(args.label_file, "--label_file")
     dataset = LmdbDataset(args.lmdb, LabelConverter(load_alphabet(args.alphabet)), output_length(args.img_w),
                           img_w=args.img_w, train=False)
     print(dataset.describe())
-    if os.path.isdir(args.out_dir) and os.listdir(args.out_dir):
-        if not args.force:
-            raise UserError(f"{args.out_dir} exists and is not empty: pick a new folder or pass --force")
+    if os.path.isdir(args.out_dir):
         shutil.rmtree(args.out_dir)
-    os.makedirs(args.out_dir, exist_ok=True)
+    os.makedirs(args.out_dir)  # with its parents
     written = 0
     tmp_label = f"{args.label_file}.tmp{os.getpid()}"
-    with open(tmp_label, "w", encoding="utf-8") as labels:
-        for idx in tqdm(range(len(dataset)), desc="parse_testdata", unit="img", mininterval=2):
-            image, label, key = dataset[idx]
-            if image is None:
-                continue
-            name = f"test_{key}.bin"
-            image.numpy().astype("float32").tofile(os.path.join(args.out_dir, name))
-            labels.write(f"{name}:{label}\n")
-            written += 1
-    os.replace(tmp_label, args.label_file)
+    try:
+        with open(tmp_label, "w", encoding="utf-8") as labels:
+            for idx in tqdm(range(len(dataset)), desc="parse_testdata", unit="img", mininterval=2):
+                image, label, key = dataset[idx]
+                if image is None:
+                    continue
+                name = f"test_{key}.bin"
+                image.numpy().astype("float32").tofile(os.path.join(args.out_dir, name))
+                labels.write(f"{name}:{label}\n")
+                written += 1
+        if not written:
+            raise UserError(f"{args.lmdb}: none of its {len(dataset)} labelled images could be decoded (and "
+                            f"{dataset.stats['empty']} labels are empty): nothing written")
+        os.replace(tmp_label, args.label_file)
+    except BaseException:
+        shutil.rmtree(args.out_dir, ignore_errors=True)
+        raise
+    finally:
+        if os.path.exists(tmp_label):
+            os.remove(tmp_label)
     print(f"Wrote {written} .bin files to {args.out_dir} and {args.label_file}; "
           f"skipped {dataset.bad_images} undecodable images and {dataset.stats['empty']} empty labels")
     return written

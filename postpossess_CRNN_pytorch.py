@@ -7,15 +7,15 @@ test_<i>.bin is <result_dir>/test_<i>_0.bin, float32 [T, 1, C] (T = 26, C = 37
 at the defaults). Prints each miss, then rightNum, totalNum, accuracy_rate and
 the `Accuracy:` line.
 """
-import argparse
 import os
 
 import numpy as np
 
 from models.crnn import output_length
 from tools.ais_bench_runner import natural_key
-from utils.cli import run_cli
+from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
 from utils.errors import UserError
+from utils.files import read_text
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
 from utils.metrics import score
 
@@ -23,16 +23,12 @@ SHOW = 5
 
 
 def read_labels(path):
-    if not os.path.isfile(path):
-        raise UserError(f"label file not found: {path}")
     entries = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            name, sep, label = line.partition(":")
-            if not sep or not name.endswith(".bin"):
-                raise UserError(f"{path}:{n}: expected '<name>.bin:<label>', got {line[:60]!r}")
-            entries.append((name, label))
+    for n, line in enumerate(read_text(path, "label file").splitlines(), 1):
+        name, sep, label = line.partition(":")
+        if not sep or not name.endswith(".bin"):
+            raise UserError(f"{path}:{n}: expected '<name>.bin:<label>', got {line[:60]!r}")
+        entries.append((name, label))
     if not entries:
         raise UserError(f"label file is empty: {path}")
     return entries
@@ -43,19 +39,17 @@ def first(items):
 
 
 def get_args_parser():
-    p = argparse.ArgumentParser(description="Decode offline results and print the accuracy")
-    p.add_argument("result_dir")
-    p.add_argument("label_file")
-    p.add_argument("--alphabet", default=DEFAULT_ALPHABET)
-    p.add_argument("--img_w", type=int, default=100)
+    p = Parser(description="Decode offline results and print the accuracy")
+    p.add_argument("result_dir", type=existing_dir)
+    p.add_argument("label_file", type=existing_file)
+    p.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")
+    p.add_argument("--img_w", type=int_range(16, 4096), default=100, help="the model's input width")
     return p
 
 
 def main(args):
     converter = LabelConverter(load_alphabet(args.alphabet))
     entries = read_labels(args.label_file)
-    if not os.path.isdir(args.result_dir):
-        raise UserError(f"result folder not found: {args.result_dir}")
     expected = {os.path.splitext(name)[0] + "_0.bin": (name, label) for name, label in entries}
     present = {f for f in os.listdir(args.result_dir) if f.endswith(".bin")}
     missing = sorted(set(expected) - present, key=natural_key)
@@ -67,10 +61,12 @@ def main(args):
     steps, classes = output_length(args.img_w), converter.num_classes
     bad_shape, right = [], 0
     for result, (_, label) in expected.items():
-        out = np.fromfile(os.path.join(args.result_dir, result), dtype=np.float32)
-        if out.size != steps * classes:
-            bad_shape.append(f"{result} ({out.size} values, expected {steps}x1x{classes})")
+        path = os.path.join(args.result_dir, result)
+        nbytes = os.path.getsize(path)
+        if nbytes != steps * classes * 4:
+            bad_shape.append(f"{result} ({nbytes} bytes, expected {steps}x1x{classes} float32 = {steps * classes * 4})")
             continue
+        out = np.fromfile(path, dtype=np.float32)
         pred = converter.decode(out.reshape(steps, 1, classes))[0][0]
         ok, _ = score(pred, label)
         right += ok

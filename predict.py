@@ -1,17 +1,17 @@
-"""Read the words in image files with a checkpoint (.pth) or an exported ONNX model.
+"""Read the words in image files with the shipped model, a checkpoint (.pth) or an ONNX model.
 
-    python predict.py --model model_best.pth word.png
-    python predict.py --model crnn.onnx crops/ --json
+    python predict.py word.png                              # the shipped model, weights/crnn.pth
+    python predict.py --model crnn.onnx crops/ --json       # fp32 or int8 ONNX, on ONNX Runtime
     python predict.py --model model_best.pth labels.txt --lexicon words.txt
 
 Inputs are image files (any size, colour or grayscale), folders of them, or
 .txt lists of paths (one per line; a `path<TAB>label` line uses the path, so an
 IIIT5K-style labels.txt works as is). Prints `file<TAB>text<TAB>confidence`
 per image, or one JSON list with --json. The preprocessing and greedy decoding
-are those of evaluation in main.py, in fp32, so the text equals what
-`main.py --eval_only` decodes for the same image in an LMDB.
+are those of evaluation in main.py. A .pth runs in the fastest precision the
+device has (bf16 + channels_last on CPUs with native bf16, fp16 on GPUs);
+`--precision fp32` reads exactly what `main.py --eval_only` reads.
 """
-import argparse
 import json
 import os
 import sys
@@ -21,25 +21,32 @@ import torch
 from tqdm import tqdm
 
 from datasets.transforms import decode_image
-from utils.cli import run_cli
-from utils.device import select_device
+from utils.cli import Parser, existing_file, int_range, path_text, run_cli
+from utils.device import amp_dtype, select_device, use_channels_last
 from utils.errors import UserError
+from utils.files import read_text
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet, normalize_for_eval
 from utils.metrics import edit_distance
 from utils.model_io import load_crnn
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "crnn.pth")
 
 
 def get_args_parser():
-    p = argparse.ArgumentParser(description="CRNN word recognition on image files")
-    p.add_argument("inputs", nargs="+", help="image files, folders of images, or .txt files listing image paths")
-    p.add_argument("--model", required=True, help="checkpoint (.pth) or ONNX model (.onnx) from pth2onnx.py")
-    p.add_argument("--batch_size", type=int, default=32)
+    p = Parser(description="CRNN word recognition on image files")
+    p.add_argument("inputs", type=path_text, nargs="+",
+                   help="image files, folders of images, or .txt files listing image paths")
+    p.add_argument("--model", type=existing_file, default=None,
+                   help="checkpoint (.pth) or ONNX model (.onnx, fp32 or int8); default: the shipped weights/crnn.pth")
+    p.add_argument("--batch_size", type=int_range(1, 4096), default=64, help="images per forward pass")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32"],
+                   help=".pth models: auto = bf16 + channels_last on CPUs with native bf16, fp16 on GPUs, else fp32")
     p.add_argument("--json", action="store_true", help="print one JSON list instead of TAB-separated lines")
-    p.add_argument("--lexicon", default=None,
+    p.add_argument("--lexicon", type=existing_file, default=None,
                    help="file of allowed words (one per line): return the closest by edit distance")
-    p.add_argument("--alphabet", default=None, help="only for an ONNX model exported without its alphabet")
+    p.add_argument("--alphabet", type=path_text, default=None,
+                   help="only for an ONNX model exported without its alphabet (checkpoints carry theirs)")
     p.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"], help=".pth models only")
     return p
 
@@ -63,31 +70,32 @@ def list_images(inputs):
 
 
 def read_list(path):
-    if not os.path.isfile(path):
-        raise UserError(f"list file not found: {path}")
     base = os.path.dirname(path)
-    with open(path, encoding="utf-8", errors="replace") as f:
-        entries = [line.rstrip("\n").split("\t")[0].strip() for line in f]
+    entries = [line.split("\t")[0].strip() for line in read_text(path, "list file").splitlines()]
     return [e if os.path.isabs(e) else os.path.join(base, e) for e in entries if e]
 
 
-def load_recognizer(path, device):
-    """-> (fn: float32 array [B, 1, 32, W] -> logits [T, B, C], alphabet, img_w)."""
-    if not os.path.isfile(path):
-        raise UserError(f"--model not found: {path}")
+def load_recognizer(path, device, precision):
+    """-> (fn: float32 array [B, 1, 32, W] -> logits [T, B, C], alphabet or None, img_w, engine description)."""
     if path.lower().endswith(".onnx"):
         from tools.ais_bench_runner import make_session
         session = make_session(path)
         meta = session.get_modelmeta().custom_metadata_map
+        kind = "int8" if "quantization" in meta else "fp32"
         return (lambda x: torch.from_numpy(session.run(["output1"], {"actual_input_1": x})[0]),
-                meta.get("alphabet"), int(meta.get("img_w", 100)))
+                meta.get("alphabet"), int(meta.get("img_w", 100)), f"ONNX Runtime {kind}")
     model, alphabet, img_w = load_crnn(path)
-    model.to(device)
+    dtype = amp_dtype(device, precision == "auto")
+    channels_last = use_channels_last(device, 1)
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
 
     @torch.no_grad()
     def run(x):
-        return model(torch.from_numpy(x).to(device)).cpu()
-    return run, alphabet, img_w
+        x = torch.from_numpy(x).to(device)
+        x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            return model(x).float().cpu()
+    return run, alphabet, img_w, f"PyTorch {str(dtype or torch.float32).replace('torch.', '')} on {device}"
 
 
 def closest_word(text, lexicon):
@@ -105,10 +113,7 @@ def closest_word(text, lexicon):
 
 
 def read_lexicon(path):
-    if not os.path.isfile(path):
-        raise UserError(f"--lexicon not found: {path}")
-    with open(path, encoding="utf-8", errors="replace") as f:
-        words = [line.split("\t")[0].strip() for line in f]
+    words = [line.split("\t")[0].strip() for line in read_text(path, "lexicon").splitlines()]
     words = [w for w in words if w]
     if not words:
         raise UserError(f"--lexicon {path} holds no words")
@@ -135,14 +140,22 @@ def recognise(paths, recognizer, converter, img_w, batch_size, progress):
 
 
 def main(args):
+    model_path = args.model or SHIPPED_MODEL
+    if not os.path.isfile(model_path):
+        raise UserError(f"no --model given and the shipped model {model_path} is missing (restore weights/ from git)")
     paths = list_images(args.inputs)
     if not paths:
-        raise UserError("no images to read")
+        raise UserError("no images to read: the inputs list none")
     lexicon = read_lexicon(args.lexicon) if args.lexicon else None
-    recognizer, alphabet, img_w = load_recognizer(args.model, select_device(args.device, 0))
-    if args.alphabet or alphabet is None:
+    recognizer, alphabet, img_w, engine = load_recognizer(model_path, select_device(args.device, 0), args.precision)
+    if alphabet is None:  # an ONNX model exported elsewhere: the recipe's alphabet unless told
         alphabet = load_alphabet(args.alphabet or DEFAULT_ALPHABET)
+    elif args.alphabet and load_alphabet(args.alphabet) != alphabet:
+        raise UserError(f"--alphabet differs from the one {model_path} was trained with ({alphabet!r}): omit it")
+    print(f"Reading {len(paths)} images with {model_path} ({engine})", file=sys.stderr, flush=True)
     results = recognise(paths, recognizer, LabelConverter(alphabet), img_w, args.batch_size, len(paths) > 1000)
+    if not results:
+        raise UserError(f"none of the {len(paths)} input images could be read (see the warnings above)")
     if lexicon:
         for r in results:
             r["raw_text"], r["text"] = r["text"], closest_word(r["text"], lexicon)

@@ -1,22 +1,27 @@
 """Export a CRNN checkpoint to ONNX and check it against PyTorch with ONNX Runtime.
 
     python3 pth2onnx.py ./checkpoint.pth ./crnn_npu_dy.onnx
+    python3 pth2onnx.py ./checkpoint.pth ./crnn_int8.onnx --int8 ./IIIT5K_lmdb   # static int8 (CPU inference)
 
 Input `actual_input_1` float32 [B, 1, 32, 100], output `output1` [26, B, 37],
 dynamic batch axis, opset 11 (ATC's safe range for LSTM is 11-13). The model is
 rebuilt from the checkpoint's model_args; the recipe's / reference
 implementation's state_dicts and DDP (`module.`) checkpoints load too.
+With --int8 the written model is the statically quantised one (see
+utils/onnx_int8.py), checked against the fp32 export by decoded text.
 """
-import argparse
+import math
 import os
 import warnings
 
 import numpy as np
 import torch
 
-from utils.cli import run_cli
+from utils.cli import Parser, existing_file, float_range, int_range, path_text, run_cli
 from utils.errors import UserError
+from utils.files import check_output_file
 from utils.model_io import load_crnn
+from utils.onnx_int8 import calibration_images, check_calibration_source, quantize, read_images, text_agreement
 
 OPSET = 11
 TOLERANCE = 1e-4
@@ -54,36 +59,60 @@ def max_abs_diff(model, onnx_path, img_w, batch_sizes=(1, 16, 37)):
         got = session.run(["output1"], {"actual_input_1": x.numpy()})[0]
         if got.shape != ref.shape:
             raise UserError(f"ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {b}")
-        worst = max(worst, float(np.abs(got - ref).max()))
+        worst = max(worst, float(np.abs(got - ref).max()))  # NaN propagates: max(0.0, nan) would not
+        if not math.isfinite(worst):
+            return worst
     return worst
 
 
 def get_args_parser():
-    p = argparse.ArgumentParser(description="CRNN checkpoint -> ONNX (checked with ONNX Runtime)")
-    p.add_argument("checkpoint", help="checkpoint.pth / model_best.pth (or a reference state_dict)")
-    p.add_argument("onnx", help="output .onnx file")
-    p.add_argument("--opset", type=int, default=OPSET)
+    p = Parser(description="CRNN checkpoint -> ONNX (checked with ONNX Runtime)")
+    p.add_argument("checkpoint", type=existing_file, help="checkpoint.pth / model_best.pth (or a reference state_dict)")
+    p.add_argument("onnx", type=path_text, help="output .onnx file")
+    p.add_argument("--opset", type=int_range(11, 17), default=OPSET, help="ATC takes 11-13")
+    p.add_argument("--int8", type=path_text, default=None, metavar="CALIB_LMDB",
+                   help="write a static int8 model calibrated on images of this LMDB")
+    p.add_argument("--calib_samples", type=int_range(1, 100000), default=512, help="calibration images (--int8)")
+    p.add_argument("--check_samples", type=int_range(1, 100000), default=500,
+                   help="images after the calibration ones on which int8 and fp32 must read the same text (--int8)")
+    p.add_argument("--min_agreement", type=float_range(0, 1), default=0.97,
+                   help="share of those images with the same text below which the int8 model is not written")
     return p
 
 
 def main(args):
+    check_output_file(args.onnx, "output ONNX file")
+    if args.int8:
+        check_calibration_source(args.int8)
     model, alphabet, img_w = load_crnn(args.checkpoint)
-    out_dir = os.path.dirname(os.path.abspath(args.onnx))
-    if not os.path.isdir(out_dir):
-        raise UserError(f"output folder does not exist: {out_dir}")
     tmp = f"{args.onnx}.tmp{os.getpid()}.onnx"
+    tmp8 = f"{args.onnx}.tmp{os.getpid()}.int8.onnx"
     try:
         export(model, img_w, tmp, alphabet, args.opset)
         diff = max_abs_diff(model, tmp, img_w)
         print(f"ONNX Runtime vs PyTorch, batches 1/16/37: max abs diff {diff:.3e}")
-        if diff > TOLERANCE:
+        if not diff <= TOLERANCE:  # NaN fails too
             raise UserError(f"exported model differs from PyTorch by {diff:.3e} (> {TOLERANCE}); not written")
-        os.replace(tmp, args.onnx)
+        if args.int8:
+            calib = calibration_images(args.int8, alphabet, img_w, args.calib_samples)
+            check = read_images(args.int8, alphabet, img_w, args.check_samples, skip=args.calib_samples)
+            check = check if len(check) else calib  # a small LMDB: check on the calibration images
+            quantize(tmp, tmp8, calib)
+            same, total = text_agreement(tmp, tmp8, check, alphabet)
+            print(f"int8 vs fp32: the same text on {same} of {total} images ({100 * same / total:.1f}%)")
+            if same < args.min_agreement * total:
+                raise UserError(f"the int8 model reads a different text than fp32 on {total - same} of {total} "
+                                f"images (below --min_agreement {args.min_agreement}); not written: calibrate on "
+                                "images like the ones to read, or use the fp32 model")
+            os.replace(tmp8, args.onnx)
+        else:
+            os.replace(tmp, args.onnx)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    print(f"Wrote {args.onnx}: actual_input_1 [B, 1, 32, {img_w}] -> output1 [{img_w // 4 + 1}, B, {len(alphabet) + 1}], "
-          f"opset {args.opset}")
+        for path in (tmp, tmp8):
+            if os.path.exists(path):
+                os.remove(path)
+    print(f"Wrote {args.onnx}{' (int8)' if args.int8 else ''}: actual_input_1 [B, 1, 32, {img_w}] -> output1 "
+          f"[{img_w // 4 + 1}, B, {len(alphabet) + 1}], opset {args.opset}")
     return diff
 
 

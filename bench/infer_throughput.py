@@ -1,27 +1,36 @@
-"""Inference throughput of the CRNN: PyTorch fp32, PyTorch's fast CPU path and ONNX Runtime.
+"""Inference throughput of the CRNN: PyTorch fp32, PyTorch's fast CPU path, ONNX Runtime fp32 and int8.
 
-    python bench/infer_throughput.py [--batch_sizes 1 16 64] [--rounds 3] [--seconds 2]
+    python bench/infer_throughput.py [--model weights/crnn.pth] [--batch_sizes 1 16 64] [--rounds 3] [--seconds 2]
 
 Variants are interleaved round-robin so that a noisy machine slows them alike;
-the table gives the median img/s. "fast path" is bf16 autocast + channels_last
-where the CPU has native bf16 (else fp32 + channels_last). ONNX Runtime runs the
-model exported by pth2onnx.py's export(), as the runner does.
+the table gives the median img/s and the int8 / ONNX Runtime fp32 ratio.
+"fast path" is bf16 autocast + channels_last where the CPU has native bf16
+(else fp32 + channels_last), what predict.py runs a .pth with. The ONNX models
+are exported and quantised by pth2onnx.py's own functions, as the offline
+chain does; int8 is calibrated on 256 synthetic word images.
 """
-import argparse
+import copy
 import os
 import statistics
 import sys
 import tempfile
 import time
 
+import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.synth_assets import load_renderer  # noqa: E402
+from datasets.transforms import decode_image  # noqa: E402
 from models import CRNN  # noqa: E402
+from predict import SHIPPED_MODEL  # noqa: E402
 from pth2onnx import export  # noqa: E402
 from tools.ais_bench_runner import make_session  # noqa: E402
+from utils.cli import Parser, existing_file, float_range, int_range  # noqa: E402
 from utils.device import cpu_has_bf16  # noqa: E402
 from utils.label_converter import DEFAULT_ALPHABET  # noqa: E402
+from utils.model_io import load_crnn  # noqa: E402
+from utils.onnx_int8 import quantize  # noqa: E402
 
 
 def timed(fn, seconds):
@@ -33,21 +42,32 @@ def timed(fn, seconds):
     return n / (time.perf_counter() - start)
 
 
+def synthetic_images(count, img_w):
+    renderer = load_renderer()
+    return np.stack([decode_image(renderer.sample(7, 1, i)[0], 32, img_w) for i in range(count)])
+
+
+def get_args_parser():
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=existing_file, default=SHIPPED_MODEL if os.path.isfile(SHIPPED_MODEL) else None,
+                   help="checkpoint to time (default: the shipped model; random weights if there is none)")
+    p.add_argument("--batch_sizes", type=int_range(1, 4096), nargs="+", default=[1, 16, 64])
+    p.add_argument("--rounds", type=int_range(1, 100), default=3)
+    p.add_argument("--seconds", type=float_range(0.1, 600), default=2.0, help="per variant and round")
+    return p
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 16, 64])
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--seconds", type=float, default=2.0)
-    args = p.parse_args()
+    args = get_args_parser().parse_args()
     torch.manual_seed(0)
-    model = CRNN().eval()
-    fast = CRNN().eval()
-    fast.load_state_dict(model.state_dict())
-    fast = fast.to(memory_format=torch.channels_last)
+    model, alphabet, img_w = load_crnn(args.model) if args.model else (CRNN().eval(), DEFAULT_ALPHABET, 100)
+    fast = copy.deepcopy(model).to(memory_format=torch.channels_last)
     bf16 = cpu_has_bf16()
-    onnx_path = os.path.join(tempfile.mkdtemp(), "crnn.onnx")
-    export(model, 100, onnx_path, DEFAULT_ALPHABET)
-    session = make_session(onnx_path)
+    work = tempfile.mkdtemp()
+    fp32_path, int8_path = os.path.join(work, "crnn.onnx"), os.path.join(work, "crnn_int8.onnx")
+    export(model, img_w, fp32_path, alphabet)
+    quantize(fp32_path, int8_path, synthetic_images(256, img_w))
+    sessions = {"fp32": make_session(fp32_path), "int8": make_session(int8_path)}
 
     def variants(x):
         xn, xcl = x.numpy(), x.contiguous(memory_format=torch.channels_last)
@@ -62,22 +82,27 @@ def main():
 
         return {"PyTorch eager fp32": eager,
                 f"PyTorch {'bf16 + ' if bf16 else ''}channels_last": fast_path,
-                "ONNX Runtime fp32 (the runner)": lambda: session.run(None, {"actual_input_1": xn})}
+                "ONNX Runtime fp32": lambda: sessions["fp32"].run(None, {"actual_input_1": xn}),
+                "ONNX Runtime int8 (static, QOperator)": lambda: sessions["int8"].run(None, {"actual_input_1": xn})}
 
     table = {}
     for bs in args.batch_sizes:
-        fns = variants(torch.randn(bs, 1, 32, 100))
+        fns = variants(torch.randn(bs, 1, 32, img_w))
         runs = {name: [] for name in fns}
         for _ in range(args.rounds):
             for name, fn in fns.items():
                 runs[name].append(bs * timed(fn, args.seconds))
         for name, r in runs.items():
             table.setdefault(name, {})[bs] = statistics.median(r)
-    print(f"\nCRNN inference img/s, CPU, {torch.get_num_threads()} threads, median of {args.rounds} interleaved rounds")
+    names = list(table)
+    print(f"\nCRNN inference img/s, CPU, {torch.get_num_threads()} threads, median of {args.rounds} interleaved "
+          f"rounds; model: {args.model or 'random weights'}")
     print("| variant | " + " | ".join(f"bs {b}" for b in args.batch_sizes) + " |")
     print("|---|" + "---:|" * len(args.batch_sizes))
     for name, row in table.items():
         print(f"| {name} | " + " | ".join(f"{row[b]:.1f}" for b in args.batch_sizes) + " |")
+    print("| ratio int8 / ONNX Runtime fp32 | " + " | ".join(
+        f"{table[names[3]][b] / table[names[2]][b]:.2f}x" for b in args.batch_sizes) + " |")
 
 
 if __name__ == "__main__":

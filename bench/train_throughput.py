@@ -13,7 +13,6 @@ gate matmuls added by hand because it does not see the fused kernel) times
 img/s, as a share of the peak a large matmul reaches in the same dtype on the
 same machine, measured in the same run.
 """
-import argparse
 import os
 import statistics
 import sys
@@ -28,10 +27,12 @@ from datasets.loaders import train_loader  # noqa: E402
 from datasets.synth_build import ensure_synthetic  # noqa: E402
 from models import CRNN  # noqa: E402
 from models.crnn import output_length  # noqa: E402
+from utils.cli import Parser, int_range  # noqa: E402
 from utils.device import amp_dtype, make_scaler, select_device, use_channels_last  # noqa: E402
 from utils.engine import StepRunner, Throughput, train_one_epoch  # noqa: E402
 from utils.label_converter import LabelConverter  # noqa: E402
 from utils.optim import build_optimizer, build_scheduler  # noqa: E402
+from utils.recipes import default_workers  # noqa: E402
 
 
 def train_flops_per_image(model, img_w=100):
@@ -65,20 +66,24 @@ def make_runner(device, dtype, channels_last, converter):
                       make_scaler(device, dtype, None), converter, device, dtype, channels_last, 5.0, 10 ** 9)
 
 
+def get_args_parser():
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int_range(1, 100), default=3)
+    p.add_argument("--steps", type=int_range(1, 10000), default=10)
+    p.add_argument("--batch_size", type=int_range(1, 65536), default=64)
+    p.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"])
+    p.add_argument("--workers", type=int_range(0, 64, zero="load in the training process"), default=None)
+    return p
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--batch_size", type=int, default=64)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--workers", type=int, default=None)
-    args = p.parse_args()
+    args = get_args_parser().parse_args()
     device = select_device(args.device, 0)
     converter = LabelConverter()
     bs, steps = args.batch_size, args.steps
     cache = os.path.join(tempfile.gettempdir(), "crnn_bench")
     data = ensure_synthetic(bs * steps * 2, 64, seed=0, root=cache)
-    workers = args.workers if args.workers is not None else (1 if device.type == "cpu" else 4)
+    workers = args.workers if args.workers is not None else default_workers(device.type, os.cpu_count() or 1, 1)
     loader = train_loader(f"{data}/MJ_LMDB", converter, 26, 100, bs, workers, 1, 0, 0, lambda *a: None)
     batch = next(iter(loader))
     cl = use_channels_last(device, 1)

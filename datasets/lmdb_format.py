@@ -38,6 +38,8 @@ def open_lmdb(path):
 
 
 def _open_checked(path):
+    if os.path.isfile(path):
+        raise UserError(f"{path} is a file, not an LMDB folder ({LAYOUT_HINT})")
     if not os.path.isdir(path):
         raise UserError(f"LMDB folder not found: {path} ({LAYOUT_HINT})")
     if not os.path.isfile(os.path.join(path, "data.mdb")):

@@ -18,6 +18,8 @@ def resolve_dir(data_path, name, role):
     for candidate in (name, ALIASES.get(name)):
         if candidate and os.path.isdir(os.path.join(data_path, candidate)):
             return os.path.join(data_path, candidate)
+    if os.path.isfile(os.path.join(data_path, name)):
+        raise UserError(f"{role} LMDB {os.path.join(data_path, name)} is a file, not an LMDB folder ({EXPECTED_LAYOUT})")
     raise UserError(f"{role} folder {os.path.join(data_path, name)} not found ({EXPECTED_LAYOUT}; "
                     f"--train_dir / --val_dir change the names)")
 

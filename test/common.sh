@@ -2,7 +2,7 @@
 # Launchers stay thin: bash parses flags and greps results; main.py does the training.
 
 # Defaults; the launchers may set their own before calling parse_args.
-data_path=""; epochs=""; device_id="${ASCEND_DEVICE_ID:-0}"; max_step=""; stop_step=""; profiling=""
+data_path=""; data_path_given=""; epochs=""; device_id="${ASCEND_DEVICE_ID:-0}"; max_step=""; stop_step=""; profiling=""
 batch_size=""; nproc="${nproc:-8}"; nnodes=1; node_rank=0; master_addr=127.0.0.1; master_port=29500
 extra_args=()
 
@@ -20,6 +20,8 @@ parse_args() {
                     [ $# -ge 2 ] || usage_error "$flag needs a value"
                     value="$2"; shift
                 fi
+                [ "$flag" = --data_path ] && data_path_given=1
+                [ -n "$value" ] || [ "$flag" = --data_path ] || usage_error "$flag is empty: give a value"
                 case "$flag" in
                     --data_path) data_path="$value" ;;
                     --epochs) epochs="$value" ;;
@@ -38,9 +40,37 @@ parse_args() {
         esac
         shift
     done
+    check_flags
+}
+
+is_int() { [[ "$1" =~ ^[0-9]+$ ]] && [ "${#1}" -le 9 ]; }  # 0..999999999, no sign, no huge values
+
+# The launchers' own flags, checked before torchrun or python start (main.py checks everything it is passed).
+check_flags() {
+    if [ -n "$data_path_given" ] && [ -z "$data_path" ]; then
+        usage_error "--data_path is empty: give the folder with MJ_LMDB and IIIT5K_lmdb, or omit it for synthetic data"
+    fi
+    if [ -n "$data_path" ] && [ -f "$data_path" ]; then
+        usage_error "--data_path $data_path is a file, not a folder (expected a folder with MJ_LMDB and IIIT5K_lmdb)"
+    fi
     if [ -n "$data_path" ] && [ ! -d "$data_path" ]; then
         usage_error "--data_path $data_path does not exist (expected a folder with MJ_LMDB and IIIT5K_lmdb)"
     fi
+    local name value
+    for name in epochs batch_size max_step stop_step nproc nnodes; do
+        value="${!name}"
+        if [ -n "$value" ] && { ! is_int "$value" || [ "$value" -lt 1 ]; }; then
+            usage_error "--$name must be an integer in 1..999999999, got '$value'"
+        fi
+    done
+    is_int "$device_id" || usage_error "--npu/--device_id must be a device number (0, 1, ...), got '$device_id'"
+    if ! is_int "$node_rank" || [ "$node_rank" -ge "$nnodes" ]; then
+        usage_error "--node_rank must be in 0..$((nnodes - 1)) for --nnodes $nnodes, got '$node_rank'"
+    fi
+    if ! is_int "$master_port" || [ "$master_port" -lt 1 ] || [ "$master_port" -gt 65535 ]; then
+        usage_error "--master_port must be a port number in 1..65535, got '$master_port'"
+    fi
+    case "${profiling:-NONE}" in NONE|CANN|GE|TORCH) ;; *) usage_error "--profiling must be NONE, CANN, GE or TORCH, got '$profiling'" ;; esac
 }
 
 # Sets main_flags: main.py flags from the parsed launcher flags (unset ones keep main.py's defaults).
@@ -64,7 +94,6 @@ setup_run() {  # $1 = rank size, $2 = acc|perf
     output_dir="$repo_root/test/output/$device_id"
     mkdir -p "$output_dir"
     log_file="$output_dir/train_${device_id}.log"
-    case_name="CRNN_ID0103_for_PyTorch_bs${batch_size:-64}_${rank_size}p_$2"
     echo "Logging to $log_file"
     start_time=$(date +%s)
 }
@@ -86,21 +115,25 @@ run_logged() {
 }
 
 write_summary() {  # $1 = exit status of the run, $2 = acc|perf
-    local status="$1" fps acc loss device step_ms e2e
+    local status="$1" fps acc loss device step_ms e2e bs
     e2e=$(( $(date +%s) - start_time ))
+    # The per-device batch main.py used (the --recipe preset's unless --batch_size was given).
+    bs=$(grep -a '^Training .* steps, batch ' "$log_file" | head -1 | sed -E 's/.*, batch ([0-9]+) x.*/\1/')
+    bs="${bs:-${batch_size:-unknown}}"
+    case_name="CRNN_ID0103_for_PyTorch_bs${bs}_${rank_size}p_$2"
     fps=$(grep -a '^FPS:' "$log_file" | tail -1 | awk '{print $2}')
     acc=$(grep -a '^Accuracy:' "$log_file" | tail -1 | awk '{print $2}')
     device=$(grep -a '^Device:' "$log_file" | head -1 | awk '{print $2}' | tr -d ',')
     grep -a '^Epoch: \[' "$log_file" | sed -E 's/.*loss: ([0-9.naif]+).*/\1/' > "$output_dir/train_${case_name}_loss.txt"
     loss=$(tail -1 "$output_dir/train_${case_name}_loss.txt")
-    step_ms=$(awk -v f="${fps:-0}" -v b="${batch_size:-64}" -v r="$rank_size" 'BEGIN { if (f > 0) printf "%.2f", b * r * 1000 / f; else print "" }')
+    step_ms=$(awk -v f="${fps:-0}" -v b="${bs}" -v r="$rank_size" 'BEGIN { if (f > 0) printf "%.2f", b * r * 1000 / f; else print "" }')
     echo "Final Performance images/sec : ${fps:-unknown}"
     [ "$2" = acc ] && echo "Final Train Accuracy : ${acc:-unknown}"
     echo "E2E Training Duration sec : $e2e"
     {
         echo "Network = CRNN_ID0103_for_PyTorch"
         echo "RankSize = $rank_size"
-        echo "BatchSize = ${batch_size:-64}"
+        echo "BatchSize = $bs"
         echo "DeviceType = ${device:-unknown}"
         echo "CaseName = $case_name"
         echo "ActualFPS = ${fps:-unknown}"

@@ -25,8 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli  # noqa: E402
 from utils.errors import UserError  # noqa: E402
+from utils.files import check_creatable_dir  # noqa: E402
 
 
 def natural_key(name):
@@ -43,27 +44,42 @@ def list_inputs(folder):
 
 
 def check_inputs(files, shape, dtype):
-    """Every file's size, before anything is written: a bad input leaves no partial output folder."""
+    """Every file's exact size (and .npy type), before anything is written: a bad input leaves no output folder."""
+    want, itemsize = int(np.prod(shape)), np.dtype(dtype).itemsize
     for path in files:
-        size = np.load(path, mmap_mode="r").size if path.endswith(".npy") else \
-            os.path.getsize(path) // np.dtype(dtype).itemsize
-        if size != int(np.prod(shape)):
-            raise UserError(f"{path}: {size} values, the model takes {int(np.prod(shape))} per sample "
+        if path.endswith(".npy"):
+            try:
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (ValueError, OSError, EOFError) as e:
+                raise UserError(f"{path}: not a readable numeric .npy file ({str(e).splitlines()[0][:100]})") from None
+            if array.dtype.kind not in "fiu":
+                raise UserError(f"{path}: a .npy of {array.dtype} values; the model takes numbers ({np.dtype(dtype).name})")
+            size = array.size
+        else:
+            nbytes = os.path.getsize(path)
+            if nbytes % itemsize:
+                raise UserError(f"{path}: {nbytes} bytes, not a whole number of {np.dtype(dtype).name} values "
+                                f"(the model takes {want} per sample = {want * itemsize} bytes)")
+            size = nbytes // itemsize
+        if size != want:
+            raise UserError(f"{path}: {size} values, the model takes {want} per sample "
                             f"(shape {list(shape)}, {np.dtype(dtype).name})")
 
 
 def read_input(path, shape, dtype):
     """One file (its size already checked) -> array of the model's per-sample shape."""
-    data = np.load(path) if path.endswith(".npy") else np.fromfile(path, dtype=dtype)
+    data = np.load(path, allow_pickle=False) if path.endswith(".npy") else np.fromfile(path, dtype=dtype)
     return data.reshape(shape).astype(dtype, copy=False)
 
 
-def make_session(model_path):
+def make_session(model_path, threads=None):
+    """ONNX Runtime on the CPU with every graph optimisation and one intra-op thread per core."""
     import onnxruntime as ort
     if not os.path.isfile(model_path):
         raise UserError(f"--model not found: {model_path}")
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = os.cpu_count() or 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads or os.cpu_count() or 1
     try:
         return ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises its own exception types for unreadable models
@@ -80,6 +96,10 @@ def infer_files(session, files, batch_size, axis, out_dir):
     inp = session.get_inputs()[0]
     sample_shape = [d if isinstance(d, int) else 1 for d in inp.shape][1:]
     check_inputs(files, sample_shape, np.float32)
+    ranks = [len(o.shape) for o in session.get_outputs()]
+    if axis >= min(ranks):
+        raise UserError(f"--output_batchsize_axis {axis}: the model's outputs have {min(ranks)} axes "
+                        f"(0..{min(ranks) - 1}); CRNN's batch axis is 1")
     os.makedirs(out_dir, exist_ok=True)
     times = []
     for start in tqdm(range(0, len(files), batch_size), desc="infer", unit="batch", mininterval=2):
@@ -110,16 +130,23 @@ def pure_infer(session, batch_size, loops):
 
 
 def get_args_parser():
-    p = argparse.ArgumentParser(description="ais_bench-compatible inference runner (ONNX Runtime)")
-    p.add_argument("--model", required=True, help=".onnx (ONNX Runtime) or .om (handed to ais_bench)")
-    p.add_argument("--input", default=None, help="folder of .bin/.npy inputs; omit for pure inference")
-    p.add_argument("--output", default=None, help="folder for the result folder")
-    p.add_argument("--output_dirname", default=None, help="result folder name (default: a timestamp)")
-    p.add_argument("--device", type=int, default=0, help="accepted for ais_bench compatibility (ORT runs on the CPU)")
-    p.add_argument("--batchsize", type=int, default=1)
-    p.add_argument("--output_batchsize_axis", type=int, default=0)
-    p.add_argument("--loop", type=int, default=1)
+    p = Parser(description="ais_bench-compatible inference runner (ONNX Runtime)")
+    p.add_argument("--model", type=existing_file, required=True, help=".onnx (ONNX Runtime) or .om (handed to ais_bench)")
+    p.add_argument("--input", type=existing_dir, default=None, help="folder of .bin/.npy inputs; omit for pure inference")
+    p.add_argument("--output", type=path_text, default=None, help="folder for the result folder")
+    p.add_argument("--output_dirname", type=folder_name, default=None, help="result folder name (default: a timestamp)")
+    p.add_argument("--device", type=int_range(0, 1023), default=0,
+                   help="accepted for ais_bench compatibility (ORT runs on the CPU)")
+    p.add_argument("--batchsize", type=int_range(1, 65536), default=1)
+    p.add_argument("--output_batchsize_axis", type=int_range(0, 7), default=0, help="CRNN: 1")
+    p.add_argument("--loop", type=int_range(1, 10 ** 6), default=1)
     return p
+
+
+def folder_name(text):
+    if not text or text in (".", "..") or "/" in text or os.sep in text:
+        raise argparse.ArgumentTypeError(f"expected a folder name (no path separators), got {text!r}")
+    return text
 
 
 def main(args):
@@ -128,13 +155,13 @@ def main(args):
             raise UserError(".om models run on Ascend with ais_bench, which is not installed: see "
                             "https://gitee.com/ascend/tools/tree/master/ais-bench_workload/tool/ais_bench")
         return subprocess.call([sys.executable, "-m", "ais_bench", *sys.argv[1:]])
-    if args.batchsize < 1:
-        raise UserError("--batchsize must be >= 1")
+    if args.input and not args.output:
+        raise UserError("--input needs --output")
+    if args.output:
+        check_creatable_dir(args.output, "--output")
     session = make_session(args.model)
     summary = {"batchsize": args.batchsize}
     if args.input:
-        if not args.output:
-            raise UserError("--input needs --output")
         dirname = args.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
         files = list_inputs(args.input)
         times = infer_files(session, files, args.batchsize, args.output_batchsize_axis,
@@ -142,7 +169,7 @@ def main(args):
         summary["files"] = len(files)
         print(f"Wrote {len(files)} results to {os.path.join(args.output, dirname)}")
     else:
-        times = pure_infer(session, args.batchsize, max(args.loop, 1))
+        times = pure_infer(session, args.batchsize, args.loop)
     stats = percentiles(times)
     throughput = 1000 * args.batchsize / stats["mean"]
     summary.update({"NPU_compute_time": stats, "throughput": throughput})

@@ -9,10 +9,10 @@
 Images are stored as they are (encoded bytes) after a decode check; entries
 are skipped, counted and reported by reason.
 """
-import argparse
 import collections
 import io
 import os
+import shutil
 import sys
 
 from PIL import Image
@@ -20,8 +20,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.lmdb_format import LmdbWriter  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import Parser, existing_dir, existing_file, path_text, run_cli  # noqa: E402
 from utils.errors import UserError  # noqa: E402
+from utils.files import check_creatable_dir, read_text  # noqa: E402
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -44,10 +45,7 @@ def parse_gt_line(line):
 
 def read_entries(input_dir, gt_file):
     if gt_file:
-        if not os.path.isfile(gt_file):
-            raise UserError(f"ground-truth file not found: {gt_file}")
-        with open(gt_file, encoding="utf-8") as f:
-            return [parse_gt_line(line) for line in f if line.strip()]
+        return [parse_gt_line(line) for line in read_text(gt_file, "ground-truth file").splitlines() if line.strip()]
     found = []
     for root, _, files in os.walk(input_dir):
         for name in sorted(files):
@@ -68,48 +66,70 @@ def check_image(data):
 
 
 def create_dataset(input_dir, gt_file, output, progress=True):
-    """-> (written, Counter of skip reasons)."""
-    if not os.path.isdir(input_dir):
-        raise UserError(f"--input_dir not found: {input_dir}")
+    """-> (written, Counter of skip reasons). Written to a temporary folder, renamed when complete: an
+    interrupted or empty conversion leaves nothing behind."""
     entries = read_entries(input_dir, gt_file)
     if not entries:
         raise UserError(f"no entries: {gt_file or input_dir} lists no images")
     skipped = collections.Counter()
-    with LmdbWriter(output) as writer:
-        for rel, label in tqdm(entries, desc="create lmdb", unit="img", disable=not progress, mininterval=2):
-            path = os.path.join(input_dir, rel)
-            if label is None:
-                skipped["no label (expected path<TAB>label or MJSynth N_Label_N.jpg)"] += 1
-            elif not label.strip():
-                skipped["empty label"] += 1
-            elif not os.path.isfile(path):
-                skipped["image file missing"] += 1
-            else:
-                with open(path, "rb") as f:
-                    data = f.read()
-                if not check_image(data):
-                    skipped["image not decodable"] += 1
-                else:
-                    writer.add(data, label)
-        written = writer.count
+    tmp = f"{output.rstrip(os.sep)}.tmp{os.getpid()}"
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    try:
+        with LmdbWriter(tmp) as writer:
+            for rel, label in tqdm(entries, desc="create lmdb", unit="img", disable=not progress, mininterval=2):
+                reason = add_entry(writer, input_dir, rel, label)
+                if reason:
+                    skipped[reason] += 1
+            written = writer.count
+        if written:
+            os.replace(tmp, output)  # POSIX rename also replaces an existing empty folder
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return written, skipped
 
 
+def add_entry(writer, input_dir, rel, label):
+    """Add one image; -> the reason it was skipped, or None."""
+    path = os.path.join(input_dir, rel)
+    if label is None:
+        return "no label (expected path<TAB>label or MJSynth N_Label_N.jpg)"
+    if not label.strip():
+        return "empty label"
+    if not os.path.isfile(path):
+        return "image file missing"
+    with open(path, "rb") as f:
+        data = f.read()
+    if not check_image(data):
+        return "image not decodable"
+    writer.add(data, label)
+    return None
+
+
+def check_output(output):
+    check_creatable_dir(output, "--output")
+    if os.path.isdir(output) and os.listdir(output):
+        raise UserError(f"--output {output} exists and is not empty (an existing LMDB is never overwritten): "
+                        "remove it or pick another folder")
+
+
 def get_args_parser():
-    p = argparse.ArgumentParser(description="Create an LMDB (data_lmdb_release layout) from images + labels")
-    p.add_argument("--input_dir", required=True, help="folder the image paths are relative to")
-    p.add_argument("--gt_file", default=None, help="'path<TAB>label' lines or MJSynth paths; omit to scan --input_dir")
-    p.add_argument("--output", required=True, help="new LMDB folder")
+    p = Parser(description="Create an LMDB (data_lmdb_release layout) from images + labels")
+    p.add_argument("--input_dir", type=existing_dir, required=True, help="folder the image paths are relative to")
+    p.add_argument("--gt_file", type=existing_file, default=None,
+                   help="'path<TAB>label' lines or MJSynth paths; omit to scan --input_dir")
+    p.add_argument("--output", type=path_text, required=True, help="new LMDB folder")
     return p
 
 
 def main(args):
+    check_output(args.output)
     written, skipped = create_dataset(args.input_dir, args.gt_file, args.output)
-    print(f"Wrote {written} samples to {args.output}")
     for reason, n in skipped.most_common():
         print(f"Skipped {n}: {reason}")
     if not written:
-        raise UserError("no sample was written")
+        raise UserError(f"no sample was written (all {sum(skipped.values())} entries skipped): nothing created "
+                        f"at {args.output}")
+    print(f"Wrote {written} samples to {args.output}")
     return written
 
 

@@ -21,6 +21,7 @@ import torch
 from utils.errors import UserError
 
 REQUIRED_KEYS = ("model", "model_args", "alphabet")
+MODEL_ARG_KEYS = {"img_h", "num_channels", "num_classes", "hidden_size", "cnn_width"}
 
 
 def unwrap(model):
@@ -97,10 +98,27 @@ def load_training_checkpoint(path):
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
     if missing:
         raise UserError(f"{path} is not a checkpoint of this repo (missing {', '.join(missing)})")
+    check_metadata(ckpt, path)
     ckpt["model"] = strip_prefixes(ckpt["model"])
     if "ema" in ckpt:
         ckpt["ema"]["weights"] = strip_prefixes(ckpt["ema"]["weights"])
     return ckpt
+
+
+def check_metadata(ckpt, path):
+    """model_args, alphabet and img_w describe a CRNN this code can build (else one clear error)."""
+    args = ckpt.get("model_args")
+    if (not isinstance(args, dict) or not set(args) <= MODEL_ARG_KEYS or args.get("img_h", 32) != 32
+            or not all(isinstance(v, int) and 0 < v <= 65536 for v in args.values())):
+        raise UserError(f"{path}: model_args {str(args)[:120]} is not a CRNN configuration (keys "
+                        f"{', '.join(sorted(MODEL_ARG_KEYS))}: positive integers, img_h 32)")
+    if not isinstance(ckpt.get("alphabet"), str) or not ckpt["alphabet"]:
+        raise UserError(f"{path}: its alphabet is missing or not text")
+    img_w = ckpt.get("img_w", 100)
+    if not isinstance(img_w, int) or not 16 <= img_w <= 4096:
+        raise UserError(f"{path}: img_w {img_w!r} is not an input width in 16..4096")
+    if not isinstance(ckpt.get("model"), dict):
+        raise UserError(f"{path}: 'model' is not a state_dict")
 
 
 def inference_weights(ckpt):
@@ -109,6 +127,11 @@ def inference_weights(ckpt):
 
 
 def load_model_weights(model, state_dict, path):
+    bad = [k for k, v in state_dict.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise UserError(f"{path} has non-finite weights (NaN or inf) in {len(bad)} tensors (first: {bad[0]}): the "
+                        "model is unusable, e.g. a diverged run; use an earlier checkpoint")
     try:
         model.load_state_dict(strip_prefixes(state_dict))
     except RuntimeError as e:

@@ -37,7 +37,7 @@ class RangeHelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         doc = getattr(action.type, "doc", None)
         if doc:
-            text += f" [{doc}]"
+            text += f" (allowed: {doc})"
         if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
             text += " (default: %(default)s)"
         return text
@@ -64,21 +64,26 @@ def int_range(lo, hi=MAX_COUNT, zero=None):
     return _typed(parse, doc, "int")
 
 
+def _num(x):
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e9 else f"{x:g}"
+
+
 def float_range(lo, hi, lo_open=False, hi_open=False, zero=None):
     """A finite float type in [lo, hi] (either end open on request)."""
-    doc = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}" + (f"; 0 = {zero}" if zero else "")
+    interval = f"{'(' if lo_open else '['}{_num(lo)}, {_num(hi)}{')' if hi_open else ']'}"
+    meaning = f" (0 = {zero})" if zero else ""
 
     def parse(text):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number in {doc}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected a number in {interval}{meaning}, got {text!r}") from None
         if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number in {doc}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be a finite number in {interval}{meaning}, got {text!r}")
         if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
-            raise argparse.ArgumentTypeError(f"must be in {doc}, got {text}")
+            raise argparse.ArgumentTypeError(f"must be in {interval}{meaning}, got {text}")
         return value
-    return _typed(parse, doc, "float")
+    return _typed(parse, interval + (f"; 0 = {zero}" if zero else ""), "float")
 
 
 def _non_empty(text):

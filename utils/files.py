@@ -53,3 +53,16 @@ def check_output_file(path, what="output"):
         raise UserError(f"folder of {what} {path} does not exist: create {folder} first")
     _probe_writable(folder, f"folder of {what}")
     return path
+
+
+def check_creatable_dir(path, what):
+    """A folder that exists, or can be created with its parents: not a file, and the nearest existing
+    ancestor is a writable folder. Nothing is created here."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{what} {path} is a file, not a folder: pick a folder")
+    ancestor = os.path.abspath(path)
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise UserError(f"{what} {path} cannot be created: {ancestor} is a file")
+    _probe_writable(ancestor, f"folder {ancestor} (for {what})")

@@ -8,6 +8,7 @@ import os
 import torch
 
 from utils.errors import UserError
+from utils.files import read_text
 
 DEFAULT_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 BLANK = 0
@@ -16,8 +17,7 @@ BLANK = 0
 def load_alphabet(value):
     """`value` is the alphabet itself, or the path of a file holding it (newlines ignored)."""
     if value and os.path.isfile(value):
-        with open(value, encoding="utf-8") as f:
-            value = "".join(line.rstrip("\n") for line in f)
+        value = "".join(read_text(value, "alphabet file").splitlines())
     if not value:
         raise UserError("--alphabet is empty: give the characters (e.g. 0123456789abcdefghijklmnopqrstuvwxyz) or a file")
     if len(set(value)) != len(value):

@@ -1,6 +1,6 @@
 """Rebuild a CRNN from any checkpoint this repo accepts, for export and inference."""
 from models import CRNN
-from utils.checkpoint import load_checkpoint, load_model_weights, strip_prefixes
+from utils.checkpoint import check_metadata, inference_weights, load_checkpoint, load_model_weights, strip_prefixes
 from utils.errors import UserError
 from utils.label_converter import DEFAULT_ALPHABET
 
@@ -17,11 +17,13 @@ def infer_model_args(state_dict):
 
 
 def load_crnn(path):
-    """-> (model in eval mode, alphabet, img_w). Accepts this repo's checkpoints, {'state_dict': ...}
-    checkpoints of the recipe / reference implementation and bare state_dicts; DDP prefixes are stripped."""
+    """-> (fp32 model in eval mode, alphabet, img_w). Accepts this repo's checkpoints (their EMA weights when
+    trained with --ema; the fp16 shipped model), {'state_dict': ...} checkpoints of the recipe / reference
+    implementation and bare state_dicts; DDP prefixes are stripped."""
     ckpt = load_checkpoint(path)
     if "model" in ckpt and "model_args" in ckpt:
-        state, model_args = ckpt["model"], ckpt["model_args"]
+        check_metadata(dict(ckpt, alphabet=ckpt.get("alphabet", DEFAULT_ALPHABET)), path)
+        state, model_args = strip_prefixes(inference_weights(ckpt)), ckpt["model_args"]
         alphabet, img_w = ckpt.get("alphabet", DEFAULT_ALPHABET), ckpt.get("img_w", 100)
     else:
         state = strip_prefixes(ckpt.get("state_dict", ckpt))

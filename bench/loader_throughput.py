@@ -1,0 +1,72 @@
+"""Data-loading throughput per loader worker: LMDB reading vs synthetic images rendered on the fly.
+
+    python bench/loader_throughput.py [--workers 1 2] [--batch_size 64] [--seconds 10]
+
+Each row runs the training DataLoader alone (no model): LMDB = read, decode,
+preprocess and collate cached word images (the default data path); stream =
+render, encode, decode, preprocess and collate (--synth_stream). img/s per
+worker says how many --workers a device needs: a GPU training at 12,000 img/s
+needs 12,000 / (that number) workers, and as many free cores.
+"""
+import os
+import sys
+import tempfile
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.loaders import stream_loader, train_loader  # noqa: E402
+from datasets.synth_build import ensure_synthetic  # noqa: E402
+from utils.cli import Parser, float_range, int_range  # noqa: E402
+from utils.label_converter import LabelConverter  # noqa: E402
+
+
+def get_args_parser():
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--workers", type=int_range(0, 64, zero="load in this process"), nargs="+", default=[1, 2])
+    p.add_argument("--batch_size", type=int_range(1, 4096), default=64)
+    p.add_argument("--seconds", type=float_range(1, 600), default=10.0, help="timed per row, after a warm-up")
+    p.add_argument("--lmdb_size", type=int_range(1000, 10 ** 7), default=20000, help="images in the cached LMDB")
+    return p
+
+
+def measure(loader, seconds):
+    """img/s over `seconds` of iteration, after the first batches (worker start-up, font scan) are done."""
+    it = iter(loader)
+    for _ in range(3):
+        next(it)
+    images, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        batch = next(it, None)
+        if batch is None:  # the end of the LMDB: the next epoch (persistent workers keep running)
+            it = iter(loader)
+            continue
+        images += len(batch[1])
+    return images / (time.perf_counter() - start)
+
+
+def main():
+    args = get_args_parser().parse_args()
+    torch.set_num_threads(1)
+    converter, quiet = LabelConverter(), (lambda *a: None)
+    data = ensure_synthetic(args.lmdb_size, 64, seed=0, root=os.path.join(tempfile.gettempdir(), "crnn_bench"))
+    rows = []
+    for workers in args.workers:
+        common = (converter, 26, 100, args.batch_size, workers, 1, 0, 0, quiet)
+        for name, make in (("LMDB (cached synthetic v3)", lambda: train_loader(f"{data}/MJ_LMDB", *common)),
+                           ("stream (rendered on the fly)", lambda: stream_loader(10 ** 9, *common))):
+            loader = make()
+            loader.sampler.set_epoch(0)
+            rate = measure(loader, args.seconds)
+            rows.append((name, workers, rate, rate / max(workers, 1)))
+            del loader
+    print(f"\nLoader throughput, batch {args.batch_size}, {os.cpu_count()} CPU cores, {args.seconds:g} s per row")
+    print("| data path | workers | img/s | img/s per worker |")
+    print("|---|---:|---:|---:|")
+    for name, workers, rate, per in rows:
+        print(f"| {name} | {workers} | {rate:.0f} | {per:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

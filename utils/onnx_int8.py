@@ -1,0 +1,91 @@
+"""Static int8 quantisation of the exported CRNN with ONNX Runtime (pth2onnx.py --int8 CALIB_LMDB).
+
+Format: QOperator (QLinearConv / QLinearMatMul nodes), int8 weights per output
+channel, uint8 activations, MinMax calibration on images of an LMDB read with
+the evaluation preprocessing. QOperator works at opset 11, the opset ATC takes
+and the default export; QDQ with per-channel axes would need opset 13. The
+LSTMs stay fp32 (static quantisation has no int8 LSTM); the convolutions, where
+nearly all of the FLOPs are, run on the CPU's int8 (VNNI) instructions.
+"""
+import logging
+import os
+
+import numpy as np
+
+from datasets.lmdb_dataset import LmdbDataset
+from utils.errors import UserError
+from utils.label_converter import LabelConverter
+
+
+def read_images(lmdb_path, alphabet, img_w, count, skip=0):
+    """Up to `count` preprocessed images [N, 1, 32, img_w] of an LMDB (undecodable ones skipped), after `skip`."""
+    dataset = LmdbDataset(lmdb_path, LabelConverter(alphabet), img_w // 4 + 1, img_w=img_w, train=False)
+    images = []
+    for i in range(min(skip, len(dataset)), len(dataset)):
+        image = dataset[i][0]
+        if image is not None:
+            images.append(image.numpy())
+        if len(images) == count:
+            break
+    return np.stack(images) if images else np.zeros((0, 1, 32, img_w), np.float32)
+
+
+def calibration_images(lmdb_path, alphabet, img_w, count):
+    images = read_images(lmdb_path, alphabet, img_w, count)
+    if not len(images):
+        raise UserError(f"calibration LMDB {lmdb_path} has no readable image with a label: give an LMDB of word "
+                        "crops (e.g. the validation set)")
+    return images
+
+
+def quantize(fp32_path, int8_path, images, batch_size=16):
+    """Write the statically quantised model; the fp32 model's metadata (alphabet, img_w) is kept."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"actual_input_1": images[i:i + batch_size]}
+                                 for i in range(0, len(images), batch_size)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # ORT warns on the LSTMs' int64 shape tensors, which it rightly leaves alone
+    try:
+        quantize_static(fp32_path, int8_path, Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+    finally:
+        root.setLevel(level)
+    src, out = onnx.load(fp32_path), onnx.load(int8_path)
+    del out.metadata_props[:]
+    for prop in src.metadata_props:
+        out.metadata_props.add(key=prop.key, value=prop.value)
+    out.metadata_props.add(key="quantization", value=f"int8 static QOperator, per-channel weights, "
+                                                     f"calibrated on {len(images)} images")
+    onnx.save(out, int8_path)
+
+
+def text_agreement(fp32_path, int8_path, images, alphabet):
+    """-> (same decoded text, images compared): int8 against fp32, by what a user reads, not by floats."""
+    from tools.ais_bench_runner import make_session
+    converter = LabelConverter(alphabet)
+    texts = []
+    for path in (fp32_path, int8_path):
+        session = make_session(path)
+        logits = np.concatenate([session.run(["output1"], {"actual_input_1": images[i:i + 64]})[0]
+                                 for i in range(0, len(images), 64)], axis=1)
+        texts.append(converter.decode(logits)[0])
+    return sum(a == b for a, b in zip(*texts)), len(images)
+
+
+def check_calibration_source(path):
+    """Fail before any export when the calibration LMDB is missing or empty."""
+    from datasets.lmdb_format import open_lmdb
+    if os.path.isfile(path):
+        raise UserError(f"--int8: calibration LMDB {path} is a file, not an LMDB folder (data.mdb + lock.mdb)")
+    if not os.path.isdir(path):
+        raise UserError(f"--int8: calibration LMDB not found: {path}")
+    open_lmdb(path)
