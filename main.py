@@ -116,6 +116,8 @@ def get_args_parser():
     r.add_argument("--eval_only", action="store_true")
     r.add_argument("--max_step", type=int_range(1), default=None, help="cap on steps per epoch (omit: no cap)")
     r.add_argument("--stop_step", type=int_range(1), default=None, help="end training after this many steps in all")
+    r.add_argument("--time_limit", type=float_range(0, 10 ** 6, lo_open=True), default=None,
+                   help="end training (validate, save) after the step that passes this many minutes")
     r.add_argument("--val_freq", type=int_range(0, zero="only at the end of each epoch"), default=None,
                    help="also validate every N steps (default: 1000 on synthetic data, else 0)")
     r.add_argument("--save_every_steps", type=int_range(0, zero="off"), default=0,
@@ -209,7 +211,7 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe):
         if args.finetune:
             log(f"Fine-tuning from {args.finetune} (weights only: fresh optimizer and schedule)")
             ckpt = None
-    channels_last = use_channels_last(device, world)
+    channels_last = use_channels_last(device, dist.is_dist())
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     dtype = amp_dtype(device, args.amp and args.opt_level != "O0")
     hp = recipe[1]
@@ -265,7 +267,7 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
     total_steps = epochs * steps_per_epoch if args.stop_step is None else min(epochs * steps_per_epoch, args.stop_step)
     val_freq = args.val_freq if args.val_freq is not None else (0 if args.data_path else 1000)
     ddp_model = model
-    if world > 1:
+    if dist.is_dist():  # any torchrun launch, also of one process
         ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.type == "cpu" else [device])
     lr = hp["lr"] * (batch_size * world / 64 if args.lr_scaling == "linear" else 1)
     optimizer = build_optimizer(hp["optimizer"], model.parameters(), lr, args.weight_decay)
@@ -322,7 +324,8 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
             validate_and_save()
         elif args.save_every_steps and g % args.save_every_steps == 0:
             save()
-        return g >= total_steps
+        out_of_time = args.time_limit is not None and dist.any_rank(time.time() - start > 60 * args.time_limit, device)
+        return g >= total_steps or out_of_time
 
     def on_print(**values):
         if metrics:

@@ -86,7 +86,7 @@ def load_recognizer(path, device, precision):
                 meta.get("alphabet"), int(meta.get("img_w", 100)), f"ONNX Runtime {kind}")
     model, alphabet, img_w = load_crnn(path)
     dtype = amp_dtype(device, precision == "auto")
-    channels_last = use_channels_last(device, 1)
+    channels_last = use_channels_last(device, False)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
 
     @torch.no_grad()

@@ -1,13 +1,15 @@
 """Inference throughput of the CRNN: PyTorch fp32, PyTorch's fast CPU path, ONNX Runtime fp32 and int8.
 
     python bench/infer_throughput.py [--model weights/crnn.pth] [--batch_sizes 1 16 64] [--rounds 3] [--seconds 2]
+    python bench/infer_throughput.py --device cuda --batch_sizes 1 16 64 2560     # GPU: PyTorch fp32 vs fp16
 
 Variants are interleaved round-robin so that a noisy machine slows them alike;
 the table gives the median img/s and the int8 / ONNX Runtime fp32 ratio.
 "fast path" is bf16 autocast + channels_last where the CPU has native bf16
 (else fp32 + channels_last), what predict.py runs a .pth with. The ONNX models
 are exported and quantised by pth2onnx.py's own functions, as the offline
-chain does; int8 is calibrated on 256 synthetic word images.
+chain does; int8 is calibrated on 256 synthetic word images. With --device
+cuda the table has PyTorch fp32 and fp16 autocast + channels_last on the GPU.
 """
 import copy
 import os
@@ -33,12 +35,14 @@ from utils.model_io import load_crnn  # noqa: E402
 from utils.onnx_int8 import quantize  # noqa: E402
 
 
-def timed(fn, seconds):
+def timed(fn, seconds, sync=lambda: None):
     fn()
+    sync()
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         fn()
         n += 1
+    sync()
     return n / (time.perf_counter() - start)
 
 
@@ -54,13 +58,40 @@ def get_args_parser():
     p.add_argument("--batch_sizes", type=int_range(1, 4096), nargs="+", default=[1, 16, 64])
     p.add_argument("--rounds", type=int_range(1, 100), default=3)
     p.add_argument("--seconds", type=float_range(0.1, 600), default=2.0, help="per variant and round")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     return p
+
+
+def gpu_table(model, img_w, args):
+    """fp32 vs fp16 autocast + channels_last on the GPU -> {variant: {batch: img/s}}."""
+    dev = torch.device("cuda")
+    model = model.to(dev)
+    fast = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    table = {}
+    for bs in args.batch_sizes:
+        x = torch.randn(bs, 1, 32, img_w, device=dev)
+        xcl = x.contiguous(memory_format=torch.channels_last)
+
+        def fp16():
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16):
+                fast(xcl)
+
+        def fp32():
+            with torch.no_grad():
+                model(x)
+        for name, fn in (("PyTorch fp32 (GPU)", fp32), ("PyTorch fp16 + channels_last (GPU)", fp16)):
+            runs = [bs * timed(fn, args.seconds, torch.cuda.synchronize) for _ in range(args.rounds)]
+            table.setdefault(name, {})[bs] = statistics.median(runs)
+    return table
 
 
 def main():
     args = get_args_parser().parse_args()
     torch.manual_seed(0)
     model, alphabet, img_w = load_crnn(args.model) if args.model else (CRNN().eval(), DEFAULT_ALPHABET, 100)
+    if args.device == "cuda":
+        print_table(gpu_table(model, img_w, args), args, f"CRNN inference img/s, {torch.cuda.get_device_name()}")
+        return
     fast = copy.deepcopy(model).to(memory_format=torch.channels_last)
     bf16 = cpu_has_bf16()
     work = tempfile.mkdtemp()
@@ -94,16 +125,18 @@ def main():
                 runs[name].append(bs * timed(fn, args.seconds))
         for name, r in runs.items():
             table.setdefault(name, {})[bs] = statistics.median(r)
+    print_table(table, args, f"CRNN inference img/s, CPU, {torch.get_num_threads()} threads")
     names = list(table)
-    print(f"\nCRNN inference img/s, CPU, {torch.get_num_threads()} threads, median of {args.rounds} interleaved "
-          f"rounds; model: {args.model or 'random weights'}")
+    print("| ratio int8 / ONNX Runtime fp32 | " + " | ".join(
+        f"{table[names[3]][b] / table[names[2]][b]:.2f}x" for b in args.batch_sizes) + " |")
+
+
+def print_table(table, args, title):
+    print(f"\n{title}, median of {args.rounds} interleaved rounds; model: {args.model or 'random weights'}")
     print("| variant | " + " | ".join(f"bs {b}" for b in args.batch_sizes) + " |")
     print("|---|" + "---:|" * len(args.batch_sizes))
     for name, row in table.items():
         print(f"| {name} | " + " | ".join(f"{row[b]:.1f}" for b in args.batch_sizes) + " |")
-    print("| ratio int8 / ONNX Runtime fp32 | " + " | ".join(
-        f"{table[names[3]][b] / table[names[2]][b]:.2f}x" for b in args.batch_sizes) + " |")
-
 
 if __name__ == "__main__":
     main()

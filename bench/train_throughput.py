@@ -86,7 +86,7 @@ def main():
     workers = args.workers if args.workers is not None else default_workers(device.type, os.cpu_count() or 1, 1)
     loader = train_loader(f"{data}/MJ_LMDB", converter, 26, 100, bs, workers, 1, 0, 0, lambda *a: None)
     batch = next(iter(loader))
-    cl = use_channels_last(device, 1)
+    cl = use_channels_last(device, False)
     amp = amp_dtype(device, True)
     runners = {"bare step fp32": make_runner(device, None, False, converter),
                f"bare step default ({amp or torch.float32}, channels_last={cl})": make_runner(device, amp, cl, converter),

@@ -78,7 +78,7 @@ def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=Tr
         while not os.path.isfile(ready):
             time.sleep(2)
         return out
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or min(16, os.cpu_count() or 1)
     log(f"Building synthetic data ({num_train} train + {num_val} val word images, {workers} processes) in {out}")
     tmp = f"{out}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

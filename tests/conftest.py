@@ -81,3 +81,17 @@ def overfit_run(tiny_data, tmp_path_factory):
 def _isolated_cache(tmp_path_factory, monkeypatch):
     # Synthetic sets built by tests never touch the user's cache.
     monkeypatch.setenv("CRNN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "synth_cache"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: needs a CUDA GPU (bench/device_check.sh runs them with -m cuda)")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU: run bench/device_check.sh on a machine that has one")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

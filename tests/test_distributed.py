@@ -56,11 +56,19 @@ def reference_params(data, world=2):
     return model.state_dict()
 
 
-def test_ddp_matches_accumulated_single_process(tiny_data, tmp_path):
+@pytest.fixture(scope="module")
+def single_node(tiny_data, tmp_path_factory):
+    """2 processes on one node, 3 steps -> (output dir, log)."""
+    out_dir = tmp_path_factory.mktemp("ddp")
     proc = torchrun(["--data_path", tiny_data, "--val_dir", "OTHER_lmdb", "--epochs", "1", "--stop_step", str(STEPS),
-                     "--output_dir", str(tmp_path), *COMMON])
+                     "--output_dir", str(out_dir), *COMMON])
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out[-3000:]
+    return out_dir, out
+
+
+def test_ddp_matches_accumulated_single_process(tiny_data, single_node):
+    tmp_path, out = single_node
     assert out.count("Training 1 epochs") == 1  # only rank 0 logs
     assert "world size 2" in out and "FPS: " in out
     assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "eval_results.csv", "eval_results.md", "metrics.csv",
@@ -103,3 +111,28 @@ def test_killed_rank_stops_the_job_and_resume_continues(tiny_data, tmp_path):
     assert resumed.returncode == 0, out[-3000:]
     assert f"(global step {done})" in out
     assert load_training_checkpoint(str(tmp_path / "checkpoint.pth"))["global_step"] == done + 4
+
+
+def test_two_nodes_on_loopback_match_one_node(tiny_data, single_node, tmp_path):
+    """The README's two-node command, one CPU process per node, on 127.0.0.1: the same weights as 2 processes
+    on one node."""
+    port = str(29950 + os.getpid() % 40)
+    nodes = []
+    for rank in (0, 1):
+        cmd = ["bash", "test/train_full_8p.sh", f"--data_path={tiny_data}", "--nproc", "1", "--nnodes", "2",
+               "--node_rank", str(rank), "--master_addr", "127.0.0.1", "--master_port", port, "--npu", str(95 + rank),
+               "--val_dir", "OTHER_lmdb", "--epochs", "1", "--stop_step", str(STEPS), "--output_dir",
+               str(tmp_path / f"node{rank}"), *COMMON]
+        nodes.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                      env=dict(os.environ, OMP_NUM_THREADS="1")))
+    outs = [p.communicate(timeout=300)[0] for p in nodes]
+    for p, out in zip(nodes, outs):
+        assert p.returncode == 0, out[-3000:]
+    assert "world size 2" in outs[0] and "RankSize = 2" in open(
+        os.path.join(ROOT, "test", "output", "95", "CRNN_ID0103_for_PyTorch_bs8_2p_acc.log")).read()
+    assert not (tmp_path / "node1").exists() or not os.listdir(tmp_path / "node1")   # only global rank 0 saves
+    two_nodes = load_training_checkpoint(str(tmp_path / "node0" / "checkpoint.pth"))["model"]
+    one_node = load_training_checkpoint(str(single_node[0] / "checkpoint.pth"))["model"]
+    assert two_nodes.keys() == one_node.keys()
+    for k in one_node:
+        torch.testing.assert_close(two_nodes[k], one_node[k], rtol=0, atol=1e-6, msg=k)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, TINY_MODEL
+from conftest import ROOT, TINY_MODEL, random_words, word_image
 from datasets.lmdb_dataset import LmdbDataset
 from utils.label_converter import LabelConverter, normalize_for_eval
 from utils.model_io import load_crnn
@@ -131,3 +131,43 @@ def test_reference_state_dict_exports(tmp_path):
     r = run([f"{ROOT}/pth2onnx.py", str(tmp_path / "ref.pth"), str(tmp_path / "ref.onnx")], tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "ref.onnx").is_file()
+
+
+def test_int8_model_runs_through_the_chain(chain, tiny_data):
+    """pth2onnx --int8: a static int8 model with the same names, metadata and dynamic batch, which the runner,
+    postpossess and predict.py read unchanged, and which reads (nearly) what the fp32 model reads."""
+    work = chain["work"]
+    r = run([f"{ROOT}/pth2onnx.py", chain["ckpt"], "./crnn_int8.onnx", "--int8", f"{tiny_data}/IIIT5K_lmdb",
+             "--calib_samples", "32"], work)
+    assert r.returncode == 0, r.stderr
+    same, total = (int(x) for x in r.stdout.split("the same text on ")[1].split(" images")[0].split(" of "))
+    assert total == 32 and same >= 31, r.stdout                     # the check uses the calibration images
+    import onnx
+    model = onnx.load(str(work / "crnn_int8.onnx"))
+    ops = {n.op_type for n in model.graph.node}
+    assert {"QLinearConv", "QuantizeLinear", "DequantizeLinear"} <= ops and "LSTM" in ops
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["alphabet"] == "0123456789abcdefghijklmnopqrstuvwxyz" and meta["img_w"] == "100"
+    assert "int8" in meta["quantization"]
+    (inp,), (out,) = model.graph.input, model.graph.output
+    assert inp.name == "actual_input_1" and out.name == "output1"
+    assert [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim] == [26, "batch", 37]
+    r = run(["-m", "tools.ais_bench_runner", "--model", "./crnn_int8.onnx", "--input", "./input_bin", "--output", "./",
+             "--output_dirname", "result_int8", "--batchsize", "16", "--output_batchsize_axis", "1"], work)
+    assert r.returncode == 0, r.stderr
+    r8 = run([f"{ROOT}/postpossess_CRNN_pytorch.py", "./result_int8", "./label.txt"], work)
+    assert r8.returncode == 0, r8.stderr
+    right8, right32 = (int(x.stdout.split("rightNum: ")[1].split()[0]) for x in (r8, chain["post"]))
+    assert abs(right8 - right32) <= 2, (right8, right32)
+    crops = work / "crops"
+    crops.mkdir()
+    for i, w in enumerate(random_words(64)[:12]):
+        (crops / f"w{i:02d}.png").write_bytes(word_image(w))
+    texts = {}
+    for name in ("crnn_int8.onnx", "crnn_npu_dy.onnx"):
+        p = run([f"{ROOT}/predict.py", "--model", name, "--batch_size", "5", str(crops)], work)
+        assert p.returncode == 0, p.stderr
+        texts[name] = [line.split("\t")[1] for line in p.stdout.splitlines()]
+        assert len(texts[name]) == 12
+    assert "ONNX Runtime int8" in p.stderr or "ONNX Runtime fp32" in p.stderr
+    assert sum(a == b for a, b in zip(*texts.values())) >= 11, texts

@@ -61,8 +61,8 @@ def make_scaler(device, dtype, loss_scale):
     return torch.amp.GradScaler(device.type, **kwargs)
 
 
-def use_channels_last(device, world_size):
+def use_channels_last(device, distributed):
     # NHWC convs are the fast layout of oneDNN and cuDNN; torch_npu does not support it. Under DDP on
     # the CPU (gloo) channels_last parameters gave wrong averaged gradients in tests/test_distributed.py
-    # (1e-3 off after 3 steps, 6e-8 without it), so multi-process CPU runs keep the default layout.
-    return device.type == "cuda" or (device.type == "cpu" and world_size == 1)
+    # (1e-3 off after 3 steps, 6e-8 without it), so distributed CPU runs keep the default layout.
+    return device.type == "cuda" or (device.type == "cpu" and not distributed)

@@ -27,9 +27,10 @@ def launched_by_torchrun():
 
 
 def init_distributed(device, timeout_s):
-    """Join the torchrun process group. A finite timeout makes the survivors of a dead rank fail
-    instead of hanging; torchrun then stops the job and reports the rank that died."""
-    if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
+    """Join the torchrun process group (a group of one too: `torchrun --nproc_per_node 1` runs the DDP
+    code path). A finite timeout makes the survivors of a dead rank fail instead of hanging; torchrun
+    then stops the job and reports the rank that died."""
+    if not launched_by_torchrun():
         return
     kwargs = {"timeout": datetime.timedelta(seconds=timeout_s)}
     if device.type != "cpu":
@@ -69,6 +70,15 @@ def all_reduce_sum(values, device):
     if is_dist():
         dist.all_reduce(t)
     return t.tolist()
+
+
+def any_rank(flag, device):
+    """True on every rank when it is True on any (so that all ranks stop at the same step)."""
+    if not is_dist():
+        return flag
+    t = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def gather_lists(items):
