@@ -92,24 +92,24 @@ def _non_empty(text):
     return text
 
 
-def existing_file(text):
-    """A file that exists (a folder or a missing path is named as such)."""
+def _existing(text, folder):
     _non_empty(text)
-    if os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
-    if not os.path.isfile(text):
+    if os.path.exists(text) and os.path.isdir(text) != folder:
+        raise argparse.ArgumentTypeError(f"{text} is a {'file' if folder else 'folder'}, not a "
+                                         f"{'folder' if folder else 'file'}")
+    if not os.path.exists(text):
         raise argparse.ArgumentTypeError(f"{text} does not exist")
     return text
+
+
+def existing_file(text):
+    """A file that exists (a folder or a missing path is named as such)."""
+    return _existing(text, folder=False)
 
 
 def existing_dir(text):
     """A folder that exists (a file or a missing path is named as such)."""
-    _non_empty(text)
-    if os.path.isfile(text):
-        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
-    if not os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text} does not exist")
-    return text
+    return _existing(text, folder=True)
 
 
 def path_text(text):
