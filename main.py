@@ -88,15 +88,16 @@ def get_args_parser():
                    help="preset: adadelta seed, adam cpu")
     t.add_argument("--lr_schedule", default=None, choices=["cosine", "constant"], help="preset: constant seed, cosine cpu")
     t.add_argument("--warmup_steps", type=int_range(0, zero="no warm-up"), default=None, help="preset: 0 seed, 200 cpu")
-    t.add_argument("--weight_decay", type=float_range(0, 1), default=0.0)
+    t.add_argument("--weight_decay", type=float_range(0, 1), default=0.0, help="decoupled for adamw, L2 otherwise")
     t.add_argument("--grad_clip", type=float_range(0, 1e6, zero="off"), default=None,
                    help="max gradient norm; preset: 0 seed, 5 cpu")
     t.add_argument("--ema", type=float_range(0, 1, hi_open=True, zero="off"), default=0.0,
                    help="decay of an exponential moving average of the weights, evaluated and exported (e.g. 0.999)")
     t.add_argument("--max_bad_steps", type=int_range(1), default=20, help="stop after this many non-finite steps in a row")
-    t.add_argument("--seed", type=int_range(0, 2 ** 32 - 1), default=1234)
+    t.add_argument("--seed", type=int_range(0, 2 ** 32 - 1), default=1234, help="weights, shuffling and the stream")
     a = p.add_argument_group("device and precision")
-    a.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"])
+    a.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"],
+                   help="auto: an NPU if torch_npu sees one, else CUDA, else the CPU")
     a.add_argument("--npu", type=int_range(0, 1023), default=0,
                    help="device id for single-process runs (torchrun sets LOCAL_RANK)")
     a.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
@@ -113,7 +114,7 @@ def get_args_parser():
                         "readable one in --output_dir, or a fresh start if there is none")
     r.add_argument("--finetune", type=path_text, default=None,
                    help="start from this checkpoint's weights with a fresh optimizer")
-    r.add_argument("--eval_only", action="store_true")
+    r.add_argument("--eval_only", action="store_true", help="evaluate --resume on the --val_dir sets and exit")
     r.add_argument("--max_step", type=int_range(1), default=None, help="cap on steps per epoch (omit: no cap)")
     r.add_argument("--stop_step", type=int_range(1), default=None, help="end training after this many steps in all")
     r.add_argument("--time_limit", type=float_range(0, 10 ** 6, lo_open=True), default=None,
@@ -122,8 +123,9 @@ def get_args_parser():
                    help="also validate every N steps (default: 1000 on synthetic data, else 0)")
     r.add_argument("--save_every_steps", type=int_range(0, zero="off"), default=0,
                    help="also write checkpoint.pth every N steps")
-    r.add_argument("--print_freq", type=int_range(1), default=50)
-    r.add_argument("--profiling", default="NONE", choices=["NONE", "CANN", "GE", "TORCH"])
+    r.add_argument("--print_freq", type=int_range(1), default=50, help="steps between log lines")
+    r.add_argument("--profiling", default="NONE", choices=["NONE", "CANN", "GE", "TORCH"],
+                   help="trace steps --start_step..--stop_step to <output_dir>/profiling")
     r.add_argument("--start_step", type=int_range(0), default=10, help="first profiled step")
     return p
 

@@ -137,9 +137,9 @@ def get_args_parser():
     p.add_argument("--output_dirname", type=folder_name, default=None, help="result folder name (default: a timestamp)")
     p.add_argument("--device", type=int_range(0, 1023), default=0,
                    help="accepted for ais_bench compatibility (ORT runs on the CPU)")
-    p.add_argument("--batchsize", type=int_range(1, 65536), default=1)
+    p.add_argument("--batchsize", type=int_range(1, 65536), default=1, help="inputs per inference")
     p.add_argument("--output_batchsize_axis", type=int_range(0, 7), default=0, help="CRNN: 1")
-    p.add_argument("--loop", type=int_range(1, 10 ** 6), default=1)
+    p.add_argument("--loop", type=int_range(1, 10 ** 6), default=1, help="pure inference: timed repetitions")
     return p
 
 

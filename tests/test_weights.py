@@ -1,0 +1,95 @@
+"""The shipped model: a light fp16 file that reads real words, and that every entry point accepts.
+
+The 2,000 real IIIT5K crops live outside the repo (`$CRNN_REAL_CROPS`, else
+../shared/data/iiit5k_train_2000 beside the checkout, `labels.txt` with
+`images/<file><TAB><label>` lines); the tests that need them say so when they
+are not there. The synthetic check always runs.
+"""
+import contextlib
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import main
+from conftest import ROOT
+from datasets.synth_build import ensure_synthetic
+from utils.checkpoint import load_training_checkpoint
+
+SHIPPED = os.path.join(ROOT, "weights", "crnn.pth")
+CROPS = os.environ.get("CRNN_REAL_CROPS") or os.path.join(ROOT, "..", "shared", "data", "iiit5k_train_2000")
+needs_crops = pytest.mark.skipif(not os.path.isfile(os.path.join(CROPS, "labels.txt")),
+                                 reason=f"the real IIIT5K crops are not at {CROPS} (set $CRNN_REAL_CROPS)")
+# Three crops the card's model reads right (a clear sign, a word in a line of text, a number).
+EXAMPLES = {}
+
+
+def eval_only(data_path, val_dir):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        acc = main.main(main.get_args_parser().parse_args(
+            ["--data_path", str(data_path), "--val_dir", val_dir, "--eval_only", "--resume", SHIPPED,
+             "--workers", "0", "--device", "cpu"]))
+    return acc, buf.getvalue()
+
+
+def test_shipped_file_is_light_and_complete():
+    assert os.path.getsize(SHIPPED) < 16 * 2 ** 20
+    ckpt = load_training_checkpoint(SHIPPED)
+    assert ckpt["model_args"] == {"img_h": 32, "num_channels": 1, "num_classes": 37, "hidden_size": 256,
+                                  "cnn_width": 64}
+    assert ckpt["alphabet"] == "0123456789abcdefghijklmnopqrstuvwxyz" and ckpt["img_w"] == 100
+    assert ckpt["model"]["cnn.conv0.weight"].dtype == torch.float16
+    assert set(ckpt) == {"model", "model_args", "alphabet", "img_w", "source"}
+
+
+def test_shipped_model_reads_synthetic_validation_words(tmp_path):
+    """The first 500 images of the synthetic validation set (never trained on): the card says 0.TBD on all 2,000."""
+    data = ensure_synthetic(0, 500, seed=0, root=str(tmp_path), workers=2, log=None)
+    acc, out = eval_only(data, "IIIT5K_lmdb")
+    assert acc >= 0.80, out[-1500:]
+
+
+@pytest.fixture(scope="module")
+def real_lmdb(tmp_path_factory):
+    out = tmp_path_factory.mktemp("real") / "REAL2000"
+    r = subprocess.run([sys.executable, "tools/create_lmdb_dataset.py", "--input_dir", CROPS, "--gt_file",
+                        os.path.join(CROPS, "labels.txt"), "--output", str(out)], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@needs_crops
+def test_shipped_model_reads_80_percent_of_the_real_crops(real_lmdb):
+    acc, out = eval_only(real_lmdb.parent, "REAL2000")
+    assert "| REAL2000 | 2000 " in out.replace("  ", " ") or "REAL2000" in out
+    assert acc >= 0.80, out[-1500:]
+
+
+@needs_crops
+def test_predict_without_model_uses_the_shipped_one():
+    paths = [os.path.join(CROPS, "images", name) for name in EXAMPLES]
+    r = subprocess.run([sys.executable, "predict.py", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"with {SHIPPED}" in r.stderr
+    texts = [line.split("\t")[1] for line in r.stdout.splitlines()]
+    assert texts == list(EXAMPLES.values())
+
+
+def test_every_entry_point_takes_the_shipped_model(tiny_data, tmp_path):
+    r = subprocess.run([sys.executable, "pth2onnx.py", SHIPPED, str(tmp_path / "m.onnx")], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split("max abs diff ")[1].split()[0]) < 1e-4
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        main.main(main.get_args_parser().parse_args(
+            ["--data_path", tiny_data, "--finetune", SHIPPED, "--batch_size", "16", "--stop_step", "2", "--lr", "1e-4",
+             "--output_dir", str(tmp_path / "ft"), "--workers", "0", "--device", "cpu"]))
+    assert f"Fine-tuning from {SHIPPED}" in buf.getvalue()
+    ft = load_training_checkpoint(str(tmp_path / "ft" / "checkpoint.pth"))
+    assert ft["global_step"] == 2 and ft["model"]["cnn.conv0.weight"].dtype == torch.float32
