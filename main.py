@@ -23,7 +23,7 @@ from utils.checkpoint import (find_resumable, inference_weights, load_model_weig
                               rng_state, save_checkpoint, set_rng_state, unwrap)
 from utils.cli import MAX_COUNT, Parser, existing_dir, float_range, int_range, path_text, run_cli
 from utils.curves import MetricsLog
-from utils.device import amp_dtype, make_scaler, select_device, use_channels_last
+from utils.device import amp_dtype, make_scaler, select_device, use_channels_last, use_pinned_memory
 from utils.ema import EMA
 from utils.engine import StepRunner, Throughput, evaluate, train_one_epoch
 from utils.errors import UserError
@@ -219,7 +219,7 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe):
     hp = recipe[1]
     workers = args.workers if args.workers is not None else default_workers(
         device.type, os.cpu_count() or 1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-    pin = device.type != "cpu"
+    pin = use_pinned_memory(device)
     max_len = output_length(args.img_w)
     val_names = find_eval_sets(data_path, args.train_dir) if args.eval_all else args.val_dir
     val_loaders = {name: eval_loader(resolve_dir(data_path, name, "evaluation"), converter, max_len, args.img_w,

@@ -28,7 +28,7 @@ from models import CRNN  # noqa: E402
 from predict import SHIPPED_MODEL  # noqa: E402
 from pth2onnx import export  # noqa: E402
 from tools.ais_bench_runner import make_session  # noqa: E402
-from utils.cli import Parser, existing_file, float_range, int_range  # noqa: E402
+from utils.cli import Parser, existing_file, float_range, int_range, run_cli  # noqa: E402
 from utils.device import cpu_has_bf16  # noqa: E402
 from utils.label_converter import DEFAULT_ALPHABET  # noqa: E402
 from utils.model_io import load_crnn  # noqa: E402
@@ -85,8 +85,7 @@ def gpu_table(model, img_w, args):
     return table
 
 
-def main():
-    args = get_args_parser().parse_args()
+def main(args):
     torch.manual_seed(0)
     model, alphabet, img_w = load_crnn(args.model) if args.model else (CRNN().eval(), DEFAULT_ALPHABET, 100)
     if args.device == "cuda":
@@ -139,4 +138,4 @@ def print_table(table, args, title):
         print(f"| {name} | " + " | ".join(f"{row[b]:.1f}" for b in args.batch_sizes) + " |")
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, get_args_parser())

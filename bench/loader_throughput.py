@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.loaders import stream_loader, train_loader  # noqa: E402
 from datasets.synth_build import ensure_synthetic  # noqa: E402
-from utils.cli import Parser, float_range, int_range  # noqa: E402
+from utils.cli import Parser, float_range, int_range, run_cli  # noqa: E402
 from utils.label_converter import LabelConverter  # noqa: E402
 
 
@@ -46,8 +46,7 @@ def measure(loader, seconds):
     return images / (time.perf_counter() - start)
 
 
-def main():
-    args = get_args_parser().parse_args()
+def main(args):
     torch.set_num_threads(1)
     converter, quiet = LabelConverter(), (lambda *a: None)
     data = ensure_synthetic(args.lmdb_size, 64, seed=0, root=os.path.join(tempfile.gettempdir(), "crnn_bench"))
@@ -69,4 +68,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, get_args_parser())

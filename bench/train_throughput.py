@@ -27,7 +27,7 @@ from datasets.loaders import train_loader  # noqa: E402
 from datasets.synth_build import ensure_synthetic  # noqa: E402
 from models import CRNN  # noqa: E402
 from models.crnn import output_length  # noqa: E402
-from utils.cli import Parser, int_range  # noqa: E402
+from utils.cli import Parser, int_range, run_cli  # noqa: E402
 from utils.device import amp_dtype, make_scaler, select_device, use_channels_last  # noqa: E402
 from utils.engine import StepRunner, Throughput, train_one_epoch  # noqa: E402
 from utils.label_converter import LabelConverter  # noqa: E402
@@ -76,8 +76,7 @@ def get_args_parser():
     return p
 
 
-def main():
-    args = get_args_parser().parse_args()
+def main(args):
     device = select_device(args.device, 0)
     converter = LabelConverter()
     bs, steps = args.batch_size, args.steps
@@ -135,4 +134,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, get_args_parser())

@@ -90,3 +90,24 @@ def test_ema_is_saved_evaluated_and_exported(tiny_data, tmp_path):
     assert not torch.equal(ckpt["ema"]["weights"][name], ckpt["model"][name])
     model, _, _ = load_crnn(str(tmp_path / "checkpoint.pth"))      # export / predict read the average
     torch.testing.assert_close(model.state_dict()[name], ckpt["ema"]["weights"][name])
+
+
+def test_pinned_memory_on_accelerators_and_identical_batches(tiny_data):
+    import warnings
+    from datasets.loaders import eval_loader
+    from utils.device import use_pinned_memory
+    from utils.label_converter import LabelConverter
+    import types
+    assert use_pinned_memory(torch.device("cuda", 0)) and use_pinned_memory(types.SimpleNamespace(type="npu"))
+    assert not use_pinned_memory(torch.device("cpu"))
+    batches = {}
+    for pin in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # on a CPU-only machine PyTorch says it cannot pin, and does not
+            loader = eval_loader(f"{tiny_data}/OTHER_lmdb", LabelConverter(), 26, 100, 16, 1, 1, 0,
+                                 lambda *a: None, pin_memory=pin)
+            batches[pin] = list(loader)
+        assert loader.pin_memory is pin
+    for (a, la, ka, da), (b, lb, kb, db) in zip(batches[False], batches[True]):
+        assert la == lb and ka == kb and da == db
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -66,3 +66,8 @@ def use_channels_last(device, distributed):
     # the CPU (gloo) channels_last parameters gave wrong averaged gradients in tests/test_distributed.py
     # (1e-3 off after 3 steps, 6e-8 without it), so distributed CPU runs keep the default layout.
     return device.type == "cuda" or (device.type == "cpu" and not distributed)
+
+
+def use_pinned_memory(device):
+    """Page-locked loader batches let the host-to-device copy run asynchronously (non_blocking=True)."""
+    return device.type in ("cuda", "npu")

@@ -16,8 +16,12 @@ BLANK = 0
 
 def load_alphabet(value):
     """`value` is the alphabet itself, or the path of a file holding it (newlines ignored)."""
+    if value and os.path.isdir(value):
+        raise UserError(f"--alphabet {value} is a folder: give the characters or a text file holding them")
     if value and os.path.isfile(value):
         value = "".join(read_text(value, "alphabet file").splitlines())
+    elif value and value.endswith(".txt"):
+        raise UserError(f"--alphabet file not found: {value}")
     if not value:
         raise UserError("--alphabet is empty: give the characters (e.g. 0123456789abcdefghijklmnopqrstuvwxyz) or a file")
     if len(set(value)) != len(value):
