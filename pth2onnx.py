@@ -21,7 +21,7 @@ from utils.cli import Parser, existing_file, float_range, int_range, path_text, 
 from utils.errors import UserError
 from utils.files import check_output_file
 from utils.model_io import load_crnn
-from utils.onnx_int8 import calibration_images, check_calibration_source, quantize, read_images, text_agreement
+from utils.onnx_int8 import calibration_images, check_calibration_source, compare, quantize, read_images
 
 OPSET = 11
 TOLERANCE = 1e-4
@@ -74,9 +74,9 @@ def get_args_parser():
                    help="write a static int8 model calibrated on images of this LMDB")
     p.add_argument("--calib_samples", type=int_range(1, 100000), default=512, help="calibration images (--int8)")
     p.add_argument("--check_samples", type=int_range(1, 100000), default=500,
-                   help="images after the calibration ones on which int8 and fp32 must read the same text (--int8)")
-    p.add_argument("--min_agreement", type=float_range(0, 1), default=0.97,
-                   help="share of those images with the same text below which the int8 model is not written")
+                   help="labelled images after the calibration ones on which int8 is compared with fp32 (--int8)")
+    p.add_argument("--max_drop", type=float_range(0, 1), default=0.01,
+                   help="largest word-accuracy loss of int8 against fp32 on those images; beyond it nothing is written")
     return p
 
 
@@ -95,15 +95,18 @@ def main(args):
             raise UserError(f"exported model differs from PyTorch by {diff:.3e} (> {TOLERANCE}); not written")
         if args.int8:
             calib = calibration_images(args.int8, alphabet, img_w, args.calib_samples)
-            check = read_images(args.int8, alphabet, img_w, args.check_samples, skip=args.calib_samples)
-            check = check if len(check) else calib  # a small LMDB: check on the calibration images
+            check, labels = read_images(args.int8, alphabet, img_w, args.check_samples, skip=args.calib_samples)
+            if not len(check):  # a small LMDB: check on the calibration images
+                check, labels = read_images(args.int8, alphabet, img_w, args.calib_samples)
             quantize(tmp, tmp8, calib)
-            same, total = text_agreement(tmp, tmp8, check, alphabet)
-            print(f"int8 vs fp32: the same text on {same} of {total} images ({100 * same / total:.1f}%)")
-            if same < args.min_agreement * total:
-                raise UserError(f"the int8 model reads a different text than fp32 on {total - same} of {total} "
-                                f"images (below --min_agreement {args.min_agreement}); not written: calibrate on "
-                                "images like the ones to read, or use the fp32 model")
+            c = compare(tmp, tmp8, check, labels, alphabet)
+            n = c["total"]
+            print(f"int8 vs fp32 on {n} labelled images: word accuracy {100 * c['right_int8'] / n:.2f}% vs "
+                  f"{100 * c['right_fp32'] / n:.2f}%, the same text on {c['same_text']} ({100 * c['same_text'] / n:.1f}%)")
+            if c["right_int8"] < c["right_fp32"] - args.max_drop * n:
+                raise UserError(f"the int8 model reads {c['right_fp32'] - c['right_int8']} fewer of {n} words than "
+                                f"fp32 (more than --max_drop {args.max_drop}); not written: calibrate on images like "
+                                "the ones to read, or use the fp32 model")
             os.replace(tmp8, args.onnx)
         else:
             os.replace(tmp, args.onnx)

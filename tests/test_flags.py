@@ -32,7 +32,7 @@ ZERO_MEANS = {
 }
 ORDINARY_ZERO = {("main", "--seed"), ("main", "--npu"), ("main", "--start_step"), ("main", "--weight_decay"),
                  ("tools.ais_bench_runner", "--device"), ("tools.ais_bench_runner", "--output_batchsize_axis"),
-                 ("pth2onnx", "--min_agreement")}
+                 ("pth2onnx", "--max_drop")}
 
 
 @pytest.fixture(scope="module")

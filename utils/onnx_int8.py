@@ -15,23 +15,26 @@ import numpy as np
 from datasets.lmdb_dataset import LmdbDataset
 from utils.errors import UserError
 from utils.label_converter import LabelConverter
+from utils.metrics import score
 
 
 def read_images(lmdb_path, alphabet, img_w, count, skip=0):
-    """Up to `count` preprocessed images [N, 1, 32, img_w] of an LMDB (undecodable ones skipped), after `skip`."""
+    """Up to `count` preprocessed images [N, 1, 32, img_w] of an LMDB and their labels (undecodable ones
+    skipped), after the first `skip`."""
     dataset = LmdbDataset(lmdb_path, LabelConverter(alphabet), img_w // 4 + 1, img_w=img_w, train=False)
-    images = []
+    images, labels = [], []
     for i in range(min(skip, len(dataset)), len(dataset)):
-        image = dataset[i][0]
+        image, label, _ = dataset[i]
         if image is not None:
             images.append(image.numpy())
+            labels.append(label)
         if len(images) == count:
             break
-    return np.stack(images) if images else np.zeros((0, 1, 32, img_w), np.float32)
+    return (np.stack(images) if images else np.zeros((0, 1, 32, img_w), np.float32)), labels
 
 
 def calibration_images(lmdb_path, alphabet, img_w, count):
-    images = read_images(lmdb_path, alphabet, img_w, count)
+    images, _ = read_images(lmdb_path, alphabet, img_w, count)
     if not len(images):
         raise UserError(f"calibration LMDB {lmdb_path} has no readable image with a label: give an LMDB of word "
                         "crops (e.g. the validation set)")
@@ -68,8 +71,9 @@ def quantize(fp32_path, int8_path, images, batch_size=16):
     onnx.save(out, int8_path)
 
 
-def text_agreement(fp32_path, int8_path, images, alphabet):
-    """-> (same decoded text, images compared): int8 against fp32, by what a user reads, not by floats."""
+def compare(fp32_path, int8_path, images, labels, alphabet):
+    """Both models on labelled images, by what a user reads, not by floats.
+    -> {"same_text", "right_fp32", "right_int8", "total"} (right = the benchmark protocol's word accuracy)."""
     from tools.ais_bench_runner import make_session
     converter = LabelConverter(alphabet)
     texts = []
@@ -78,7 +82,9 @@ def text_agreement(fp32_path, int8_path, images, alphabet):
         logits = np.concatenate([session.run(["output1"], {"actual_input_1": images[i:i + 64]})[0]
                                  for i in range(0, len(images), 64)], axis=1)
         texts.append(converter.decode(logits)[0])
-    return sum(a == b for a, b in zip(*texts)), len(images)
+    right = [sum(score(t, gt)[0] for t, gt in zip(model_texts, labels)) for model_texts in texts]
+    return {"same_text": sum(a == b for a, b in zip(*texts)), "right_fp32": right[0], "right_int8": right[1],
+            "total": len(labels)}
 
 
 def check_calibration_source(path):
