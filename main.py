@@ -174,6 +174,11 @@ def main(args):
     explicit = {k: getattr(args, k) for k in ("batch_size", "optimizer", "lr", "lr_schedule", "warmup_steps",
                                               "grad_clip", "loss_scale", "epochs")}
     recipe = resolve_recipe(args.recipe, device.type, explicit, synthetic=args.data_path is None or args.synth_stream)
+    global_batch = recipe[1]["batch_size"] * int(os.environ.get("WORLD_SIZE", 1))
+    synthetic_train = args.synth_stream or args.data_path is None
+    if synthetic_train and not args.eval_only and args.synth_train < global_batch:
+        raise UserError(f"--synth_train {args.synth_train} is smaller than one global batch ({global_batch}): "
+                        "raise --synth_train or lower --batch_size")
     data_path = args.data_path
     if data_path is None:  # every node's local rank 0 builds the cache; the others wait for it
         data_path = ensure_synthetic(0 if args.synth_stream else args.synth_train, args.synth_val, seed=0,

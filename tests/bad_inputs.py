@@ -199,6 +199,8 @@ CASES = [
      lambda t: (main_py("--val_dir", f"{t}/nope"), [f"{t}/cache"]), ["--val_dir", "does not exist"]),
     ("main.py", EARLY, "no --data_path, --synth_assets missing",
      lambda t: (main_py("--synth_assets", f"{t}/nope"), [f"{t}/cache"]), ["--synth_assets", "does not exist"]),
+    ("main.py", EARLY, "no --data_path, --synth_train smaller than a batch",
+     lambda t: (main_py("--synth_train", "10"), [f"{t}/cache"]), ["--synth_train 10", "one global batch (64)"]),
     ("test/train_full_1p.sh", EARLY, "--data_path= (empty) is not 'synthetic'",
      lambda t: (["bash", "test/train_full_1p.sh", "--data_path="], [f"{t}/cache"]), ["--data_path is empty"]),
     # -- outputs checked before the work ------------------------------------------------------------------------
