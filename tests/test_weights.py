@@ -8,6 +8,7 @@ are not there. The synthetic check always runs.
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 
@@ -23,15 +24,17 @@ SHIPPED = os.path.join(ROOT, "weights", "crnn.pth")
 CROPS = os.environ.get("CRNN_REAL_CROPS") or os.path.join(ROOT, "..", "shared", "data", "iiit5k_train_2000")
 needs_crops = pytest.mark.skipif(not os.path.isfile(os.path.join(CROPS, "labels.txt")),
                                  reason=f"the real IIIT5K crops are not at {CROPS} (set $CRNN_REAL_CROPS)")
-# Three crops the card's model reads right (a clear sign, a word in a line of text, a number).
-EXAMPLES = {}
+# Three crops the card's model reads right, with confidence > 0.99 in bf16 and fp32: a sign, a word, a number.
+EXAMPLES = {"1023_1.png": "border", "1049_5.png": "charts", "2007_2.png": "839"}
 
 
-def eval_only(data_path, val_dir):
+def eval_only(data_path, val_dir, tmp_path):
+    """--eval_only writes its tables next to the checkpoint: evaluate a copy, so the repo stays clean."""
+    model = shutil.copy(SHIPPED, tmp_path / "crnn.pth")
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         acc = main.main(main.get_args_parser().parse_args(
-            ["--data_path", str(data_path), "--val_dir", val_dir, "--eval_only", "--resume", SHIPPED,
+            ["--data_path", str(data_path), "--val_dir", val_dir, "--eval_only", "--resume", str(model),
              "--workers", "0", "--device", "cpu"]))
     return acc, buf.getvalue()
 
@@ -47,9 +50,9 @@ def test_shipped_file_is_light_and_complete():
 
 
 def test_shipped_model_reads_synthetic_validation_words(tmp_path):
-    """The first 500 images of the synthetic validation set (never trained on): the card says 0.TBD on all 2,000."""
+    """The first 500 images of the synthetic validation set (never trained on): the card says 80.90% on all 2,000 (84.8% on these 500)."""
     data = ensure_synthetic(0, 500, seed=0, root=str(tmp_path), workers=2, log=None)
-    acc, out = eval_only(data, "IIIT5K_lmdb")
+    acc, out = eval_only(data, "IIIT5K_lmdb", tmp_path)
     assert acc >= 0.80, out[-1500:]
 
 
@@ -64,9 +67,11 @@ def real_lmdb(tmp_path_factory):
 
 
 @needs_crops
-def test_shipped_model_reads_80_percent_of_the_real_crops(real_lmdb):
-    acc, out = eval_only(real_lmdb.parent, "REAL2000")
-    assert "| REAL2000 | 2000 " in out.replace("  ", " ") or "REAL2000" in out
+def test_shipped_model_reads_80_percent_of_the_real_crops(real_lmdb, tmp_path):
+    acc, out = eval_only(real_lmdb.parent, "REAL2000", tmp_path)
+    row = [line for line in out.splitlines() if line.startswith("| REAL2000 ")]
+    samples, correct = (int(cell) for cell in row[0].split("|")[2:4])
+    assert samples == 2000 and correct / samples == acc
     assert acc >= 0.80, out[-1500:]
 
 
@@ -93,3 +98,16 @@ def test_every_entry_point_takes_the_shipped_model(tiny_data, tmp_path):
     assert f"Fine-tuning from {SHIPPED}" in buf.getvalue()
     ft = load_training_checkpoint(str(tmp_path / "ft" / "checkpoint.pth"))
     assert ft["global_step"] == 2 and ft["model"]["cnn.conv0.weight"].dtype == torch.float32
+
+
+def test_eval_only_without_data_builds_only_the_validation_set(tmp_path):
+    model = shutil.copy(SHIPPED, tmp_path / "crnn.pth")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        acc = main.main(main.get_args_parser().parse_args(
+            ["--eval_only", "--resume", str(model), "--synth_val", "32", "--workers", "0", "--device", "cpu"]))
+    cache = os.environ["CRNN_CACHE_DIR"]
+    built = sorted(os.listdir(cache))
+    assert "synth_v3_train0_val32_seed0" in built and not any("train300000" in name for name in built)
+    assert "MJ_LMDB" not in os.listdir(os.path.join(cache, "synth_v3_train0_val32_seed0"))
+    assert "| IIIT5K_lmdb " in buf.getvalue() and acc >= 0.5
