@@ -188,9 +188,12 @@ def main(args):
                                      assets=args.synth_assets)
     dist.init_distributed(device, args.dist_timeout)
     try:
-        return run(args, device, data_path, alphabet, ckpt, source, recipe)
-    finally:
-        dist.destroy()
+        result = run(args, device, data_path, alphabet, ckpt, source, recipe)
+    except BaseException:
+        dist.destroy(wait_for_peers=False)  # a peer may be dead: no barrier
+        raise
+    dist.destroy()
+    return result
 
 
 def start_checkpoint(resume, finetune, output_dir, eval_only, log):

@@ -38,8 +38,12 @@ def init_distributed(device, timeout_s):
     dist.init_process_group(BACKENDS[device.type], **kwargs)
 
 
-def destroy():
+def destroy(wait_for_peers=True):
     if is_dist():
+        if wait_for_peers:
+            # Rank 0 still saves and writes tables after the last collective; a peer that tears its gloo
+            # sockets down meanwhile can abort the other's reader thread (SIGABRT). Leave together.
+            dist.barrier()
         dist.destroy_process_group()
 
 
