@@ -4,13 +4,12 @@
     python main.py --data_path /data --epochs 20          # <data_path>/MJ_LMDB + IIIT5K_lmdb
     python main.py --synth_stream --synth_train 1000000   # fresh synthetic images rendered by the loader
     python main.py --data_path /data --eval_only --resume model_best.pth --eval_all
-    python main.py --data_path /mine --finetune weights/crnn_synth.pth --lr 1e-4  # own labelled crops
+    python main.py --data_path /mine --finetune weights/crnn.pth --lr 1e-4  # own labelled crops
     torchrun --nproc_per_node 8 main.py --data_path /data  # DDP, one process per device
 """
 import argparse
 import os
 import string
-import time
 
 import torch
 
@@ -19,20 +18,16 @@ from datasets.synth_build import ensure_synthetic
 from models import CRNN
 from models.crnn import output_length
 from utils import distributed as dist
-from utils.checkpoint import (find_resumable, inference_weights, load_model_weights, load_training_checkpoint,
-                              rng_state, save_checkpoint, set_rng_state, unwrap)
-from utils.cli import MAX_COUNT, Parser, existing_dir, float_range, int_range, path_text, run_cli
-from utils.curves import MetricsLog
-from utils.device import amp_dtype, make_scaler, select_device, use_channels_last, use_pinned_memory
-from utils.ema import EMA
-from utils.engine import StepRunner, Throughput, evaluate, train_one_epoch
+from utils.checkpoint import inference_weights, load_model_weights, start_checkpoint
+from utils.cli import Parser, existing_dir, float_range, int_range, path_text, run_cli
+from utils.device import amp_dtype, select_device, use_channels_last, use_pinned_memory
+from utils.engine import evaluate
 from utils.errors import UserError
 from utils.eval_report import find_eval_sets, format_table, make_rows, write_predictions, write_tables
 from utils.files import prepare_output_dir
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
-from utils.optim import build_optimizer, build_scheduler
-from utils.profiling import Profiler
 from utils.recipes import default_workers, describe, resolve_recipe
+from utils.training import fit
 
 MIN_IMG_W = 16  # 5 output steps; narrower inputs cannot hold a word (the pooling needs at least 4 px)
 
@@ -196,19 +191,6 @@ def main(args):
     return result
 
 
-def start_checkpoint(resume, finetune, output_dir, eval_only, log):
-    """-> (loaded checkpoint or None, its path): --resume (or auto) or --finetune."""
-    if resume == "auto":
-        resume, ckpt = find_resumable(output_dir, log) if os.path.isdir(output_dir) else (None, None)
-        log(f"--resume auto: continuing from {resume}" if resume else
-            f"--resume auto: no checkpoint in {output_dir}, starting from scratch")
-        if resume is None and eval_only:
-            raise UserError(f"--eval_only --resume auto: no readable checkpoint in {output_dir}")
-        return ckpt, resume
-    source = resume or finetune
-    return (load_training_checkpoint(source) if source else None), source
-
-
 def run(args, device, data_path, alphabet, ckpt, source, recipe):
     log = print if dist.is_main_process() else (lambda *a, **k: None)
     world, rank = dist.get_world_size(), dist.get_rank()
@@ -269,99 +251,6 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe):
         loader = train_loader(resolve_dir(data_path, args.train_dir, "training"), *loader_args)
     return fit(args, hp, model, model_args, converter, loader, validate_model, device, dtype, channels_last, ckpt,
                source, log)
-
-
-def fit(args, hp, model, model_args, converter, loader, validate_model, device, dtype, channels_last, ckpt, resume,
-        log):
-    """The training loop: epochs, periodic validation and checkpoints, FPS and accuracy lines."""
-    epochs, batch_size, world = hp["epochs"], hp["batch_size"], dist.get_world_size()
-    steps_per_epoch = min(len(loader), args.max_step if args.max_step is not None else MAX_COUNT)
-    total_steps = epochs * steps_per_epoch if args.stop_step is None else min(epochs * steps_per_epoch, args.stop_step)
-    val_freq = args.val_freq if args.val_freq is not None else (0 if args.data_path else 1000)
-    ddp_model = model
-    if dist.is_dist():  # any torchrun launch, also of one process
-        ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.type == "cpu" else [device])
-    lr = hp["lr"] * (batch_size * world / 64 if args.lr_scaling == "linear" else 1)
-    optimizer = build_optimizer(hp["optimizer"], model.parameters(), lr, args.weight_decay)
-    scheduler = build_scheduler(optimizer, hp["lr_schedule"], epochs * steps_per_epoch, hp["warmup_steps"])
-    scaler = make_scaler(device, dtype, None if hp["loss_scale"] == "dynamic" else float(hp["loss_scale"]))
-    ema = EMA(model, args.ema) if args.ema else None
-    state = {"epoch": 0, "step": 0, "global_step": 0, "best_acc": 0.0}
-    if ckpt and "optimizer" in ckpt:
-        state.update({k: ckpt[k] for k in state})
-        if state["global_step"] >= total_steps or state["epoch"] >= epochs:
-            raise UserError(f"{resume} has already done {state['global_step']} steps ({state['epoch']} epochs) of the "
-                            f"{total_steps} this run asks for: nothing to train (raise --epochs or --stop_step, or "
-                            "evaluate it with --eval_only)")
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["lr_scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
-        if ema and "ema" in ckpt:
-            ema.load_state_dict(ckpt["ema"])
-        if "rng" in ckpt:
-            set_rng_state(ckpt["rng"])
-        log(f"Resumed {resume} at epoch {state['epoch']}, step {state['step']} (global step {state['global_step']})")
-    criterion = torch.nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
-    runner = StepRunner(ddp_model, criterion, optimizer, scheduler, scaler, converter, device, dtype,
-                        channels_last, hp["grad_clip"], args.max_bad_steps, ema)
-    throughput = Throughput(batch_size * world)
-    profiler = Profiler(args.profiling, device, args.start_step, args.stop_step, args.output_dir)
-    metrics = MetricsLog(args.output_dir, state["global_step"] if ckpt else None) if dist.is_main_process() else None
-
-    def save(best=False):
-        payload = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                   "lr_scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                   "model_args": model_args, "alphabet": converter.alphabet, "img_w": args.img_w,
-                   "rng": rng_state(), **state, **({"ema": ema.state_dict()} if ema else {})}
-        for name in ["checkpoint.pth"] + (["model_best.pth"] if best else []):
-            dist.save_on_master(save_checkpoint, payload, os.path.join(args.output_dir, name))
-
-    def validate_and_save():
-        if ema:  # the raw weights too, so that the average's gain is visible in the log
-            raw = validate_model(model, " (raw weights)")
-            log(f"accuracy of the raw weights: {raw:.4f}")
-        acc = validate_model(ema.module if ema else model)
-        improved = acc > state["best_acc"] or not os.path.exists(os.path.join(args.output_dir, "model_best.pth"))
-        state["best_acc"] = max(acc, state["best_acc"])
-        log(f"accuracy: {acc:.4f}, best acc is: {state['best_acc']:.4f}")
-        if metrics:
-            metrics.add(step=state["global_step"], epoch=state["epoch"], val_accuracy=acc)
-        save(best=improved)
-
-    def on_step(step):
-        state["step"], state["global_step"] = step, state["global_step"] + 1
-        profiler.step()
-        g = state["global_step"]
-        if val_freq and g % val_freq == 0 and step < steps_per_epoch and g < total_steps:
-            validate_and_save()
-        elif args.save_every_steps and g % args.save_every_steps == 0:
-            save()
-        out_of_time = args.time_limit is not None and dist.any_rank(time.time() - start > 60 * args.time_limit, device)
-        return g >= total_steps or out_of_time
-
-    def on_print(**values):
-        if metrics:
-            metrics.add(step=state["global_step"], epoch=state["epoch"], **values)
-
-    start = time.time()
-    log(f"Training {epochs} epochs x {steps_per_epoch} steps, batch {batch_size} x {world} devices, lr {lr:g}")
-    with profiler:
-        while state["epoch"] < epochs and state["global_step"] < total_steps:
-            epoch = state["epoch"]
-            loader.sampler.set_epoch(epoch, skip_batches=state["step"])
-            loss, stopped = train_one_epoch(runner, loader, epoch, state["step"], steps_per_epoch, throughput,
-                                            args.print_freq, on_step, log, total_steps - state["global_step"],
-                                            on_print=on_print)
-            log(f"Epoch {epoch} done: loss {loss:.4f}, FPS@all {throughput.fps:.2f}")
-            if not stopped or state["step"] >= steps_per_epoch:
-                state["epoch"], state["step"] = epoch + 1, 0
-            validate_and_save()
-            if stopped:
-                break
-    log(f"Training time: {time.time() - start:.1f} s, skipped non-finite steps: {runner.bad_total}")
-    log(f"FPS: {throughput.fps:.2f}")
-    log(f"Accuracy: {state['best_acc']:.4f}")
-    return state["best_acc"]
 
 
 if __name__ == "__main__":

@@ -181,3 +181,16 @@ def find_resumable(output_dir, log=print):
         if best is None or key > best[0]:
             best = (key, path, ckpt)
     return best[1:] if best else (None, None)
+
+
+def start_checkpoint(resume, finetune, output_dir, eval_only, log):
+    """-> (loaded checkpoint or None, its path): --resume (or auto) or --finetune."""
+    if resume == "auto":
+        resume, ckpt = find_resumable(output_dir, log) if os.path.isdir(output_dir) else (None, None)
+        log(f"--resume auto: continuing from {resume}" if resume else
+            f"--resume auto: no checkpoint in {output_dir}, starting from scratch")
+        if resume is None and eval_only:
+            raise UserError(f"--eval_only --resume auto: no readable checkpoint in {output_dir}")
+        return ckpt, resume
+    source = resume or finetune
+    return (load_training_checkpoint(source) if source else None), source

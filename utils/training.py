@@ -1,0 +1,110 @@
+"""The training loop of main.py: optimizer, schedule, AMP scaler and EMA from a recipe, resume, periodic
+validation and checkpoints, and the seed's FPS / accuracy lines."""
+import os
+import time
+
+import torch
+
+from utils import distributed as dist
+from utils.checkpoint import rng_state, save_checkpoint, set_rng_state, unwrap
+from utils.cli import MAX_COUNT
+from utils.curves import MetricsLog
+from utils.device import make_scaler
+from utils.ema import EMA
+from utils.engine import StepRunner, Throughput, train_one_epoch
+from utils.errors import UserError
+from utils.optim import build_optimizer, build_scheduler
+from utils.profiling import Profiler
+
+
+def fit(args, hp, model, model_args, converter, loader, validate_model, device, dtype, channels_last, ckpt, resume,
+        log):
+    """The training loop: epochs, periodic validation and checkpoints, FPS and accuracy lines."""
+    epochs, batch_size, world = hp["epochs"], hp["batch_size"], dist.get_world_size()
+    steps_per_epoch = min(len(loader), args.max_step if args.max_step is not None else MAX_COUNT)
+    total_steps = epochs * steps_per_epoch if args.stop_step is None else min(epochs * steps_per_epoch, args.stop_step)
+    val_freq = args.val_freq if args.val_freq is not None else (0 if args.data_path else 1000)
+    ddp_model = model
+    if dist.is_dist():  # any torchrun launch, also of one process
+        ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.type == "cpu" else [device])
+    lr = hp["lr"] * (batch_size * world / 64 if args.lr_scaling == "linear" else 1)
+    optimizer = build_optimizer(hp["optimizer"], model.parameters(), lr, args.weight_decay)
+    scheduler = build_scheduler(optimizer, hp["lr_schedule"], epochs * steps_per_epoch, hp["warmup_steps"])
+    scaler = make_scaler(device, dtype, None if hp["loss_scale"] == "dynamic" else float(hp["loss_scale"]))
+    ema = EMA(model, args.ema) if args.ema else None
+    state = {"epoch": 0, "step": 0, "global_step": 0, "best_acc": 0.0}
+    if ckpt and "optimizer" in ckpt:
+        state.update({k: ckpt[k] for k in state})
+        if state["global_step"] >= total_steps or state["epoch"] >= epochs:
+            raise UserError(f"{resume} has already done {state['global_step']} steps ({state['epoch']} epochs) of the "
+                            f"{total_steps} this run asks for: nothing to train (raise --epochs or --stop_step, or "
+                            "evaluate it with --eval_only)")
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["lr_scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        if ema and "ema" in ckpt:
+            ema.load_state_dict(ckpt["ema"])
+        if "rng" in ckpt:
+            set_rng_state(ckpt["rng"])
+        log(f"Resumed {resume} at epoch {state['epoch']}, step {state['step']} (global step {state['global_step']})")
+    criterion = torch.nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
+    runner = StepRunner(ddp_model, criterion, optimizer, scheduler, scaler, converter, device, dtype,
+                        channels_last, hp["grad_clip"], args.max_bad_steps, ema)
+    throughput = Throughput(batch_size * world)
+    profiler = Profiler(args.profiling, device, args.start_step, args.stop_step, args.output_dir)
+    metrics = MetricsLog(args.output_dir, state["global_step"] if ckpt else None) if dist.is_main_process() else None
+
+    def save(best=False):
+        payload = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                   "lr_scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                   "model_args": model_args, "alphabet": converter.alphabet, "img_w": args.img_w,
+                   "rng": rng_state(), **state, **({"ema": ema.state_dict()} if ema else {})}
+        for name in ["checkpoint.pth"] + (["model_best.pth"] if best else []):
+            dist.save_on_master(save_checkpoint, payload, os.path.join(args.output_dir, name))
+
+    def validate_and_save():
+        if ema:  # the raw weights too, so that the average's gain is visible in the log
+            raw = validate_model(model, " (raw weights)")
+            log(f"accuracy of the raw weights: {raw:.4f}")
+        acc = validate_model(ema.module if ema else model)
+        improved = acc > state["best_acc"] or not os.path.exists(os.path.join(args.output_dir, "model_best.pth"))
+        state["best_acc"] = max(acc, state["best_acc"])
+        log(f"accuracy: {acc:.4f}, best acc is: {state['best_acc']:.4f}")
+        if metrics:
+            metrics.add(step=state["global_step"], epoch=state["epoch"], val_accuracy=acc)
+        save(best=improved)
+
+    def on_step(step):
+        state["step"], state["global_step"] = step, state["global_step"] + 1
+        profiler.step()
+        g = state["global_step"]
+        if val_freq and g % val_freq == 0 and step < steps_per_epoch and g < total_steps:
+            validate_and_save()
+        elif args.save_every_steps and g % args.save_every_steps == 0:
+            save()
+        out_of_time = args.time_limit is not None and dist.any_rank(time.time() - start > 60 * args.time_limit, device)
+        return g >= total_steps or out_of_time
+
+    def on_print(**values):
+        if metrics:
+            metrics.add(step=state["global_step"], epoch=state["epoch"], **values)
+
+    start = time.time()
+    log(f"Training {epochs} epochs x {steps_per_epoch} steps, batch {batch_size} x {world} devices, lr {lr:g}")
+    with profiler:
+        while state["epoch"] < epochs and state["global_step"] < total_steps:
+            epoch = state["epoch"]
+            loader.sampler.set_epoch(epoch, skip_batches=state["step"])
+            loss, stopped = train_one_epoch(runner, loader, epoch, state["step"], steps_per_epoch, throughput,
+                                            args.print_freq, on_step, log, total_steps - state["global_step"],
+                                            on_print=on_print)
+            log(f"Epoch {epoch} done: loss {loss:.4f}, FPS@all {throughput.fps:.2f}")
+            if not stopped or state["step"] >= steps_per_epoch:
+                state["epoch"], state["step"] = epoch + 1, 0
+            validate_and_save()
+            if stopped:
+                break
+    log(f"Training time: {time.time() - start:.1f} s, skipped non-finite steps: {runner.bad_total}")
+    log(f"FPS: {throughput.fps:.2f}")
+    log(f"Accuracy: {state['best_acc']:.4f}")
+    return state["best_acc"]
