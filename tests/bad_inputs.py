@@ -12,16 +12,11 @@ tests/test_errors.py runs them all;
 
 prints the table (class, input, message, exit code).
 """
-import contextlib
-import io
 import os
-import runpy
 import subprocess
 import sys
 import tempfile
-import traceback
 
-import lmdb
 import numpy as np
 import torch
 
@@ -30,120 +25,11 @@ ROOT = os.path.dirname(TESTS)
 sys.path.insert(0, TESTS)
 sys.path.insert(0, ROOT)
 
+from bad_input_kit import (  # noqa: E402
+    LATIN1, TINY_ARGS, broken_images_lmdb, checkpoint, data_dir, finished_checkpoint, folder_of, good_lmdb,
+    launcher, main_py, nan_checkpoint, npy_file, raw_lmdb, result_files, run_in_process, runner, saved_file,
+    truncated_checkpoint, truncated_mdb, write)
 from conftest import word_image, write_lmdb  # noqa: E402
-from models import CRNN  # noqa: E402
-
-TINY_ARGS = dict(img_h=32, num_channels=1, num_classes=37, hidden_size=32, cnn_width=8)
-ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-# ---- building blocks ------------------------------------------------------------
-def good_lmdb(path, n=4):
-    return write_lmdb(path, [(word_image(w), w) for w in ["ab", "cd", "ef", "gh"][:n]])
-
-
-def raw_lmdb(path, items):
-    env = lmdb.open(str(path))
-    with env.begin(write=True) as txn:
-        for k, v in items.items():
-            txn.put(k, v)
-    env.close()
-    return str(path)
-
-
-def data_dir(tmp, train=None, val=None):
-    """<tmp>/data with MJ_LMDB and IIIT5K_lmdb (good ones unless given a builder)."""
-    root = os.path.join(tmp, "data")
-    os.makedirs(root, exist_ok=True)
-    (train or good_lmdb)(os.path.join(root, "MJ_LMDB"))
-    (val or good_lmdb)(os.path.join(root, "IIIT5K_lmdb"))
-    return root
-
-
-def checkpoint(path, **overrides):
-    payload = {"model": CRNN(**TINY_ARGS).state_dict(), "model_args": dict(TINY_ARGS), "alphabet": ALPHABET,
-               "img_w": 100}
-    payload.update(overrides)
-    torch.save(payload, path)
-    return path
-
-
-def nan_checkpoint(path):
-    weights = CRNN(**TINY_ARGS).state_dict()
-    weights["rnn.1.embedding.weight"][0, 0] = float("nan")
-    return checkpoint(path, model=weights)
-
-
-def finished_checkpoint(path):
-    """A training checkpoint that has done 500 steps of 5 epochs."""
-    return checkpoint(path, optimizer={}, lr_scheduler={}, scaler={}, epoch=5, step=0, global_step=500, best_acc=0.0)
-
-
-def onnx_model(tmp):
-    from pth2onnx import export
-    path = os.path.join(tmp, "m.onnx")
-    export(CRNN(**TINY_ARGS).eval(), 100, path, ALPHABET)
-    return path
-
-
-def write(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
-        f.write(data)
-    return path
-
-
-def folder_of(path):
-    return os.path.dirname(path)
-
-
-def main_py(*args):
-    return ["main.py", *args, "--device", "cpu", "--workers", "0", "--cnn_width", "8", "--hidden_size", "32"]
-
-
-def runner(t, *args):
-    return ["-m", "tools.ais_bench_runner", "--model", onnx_model(t), *args]
-
-
-def launcher(*args):
-    return ["bash", "test/train_full_8p.sh", *args]
-
-
-LATIN1 = "caf\xe9\n".encode("latin-1")  # a text file saved in Latin-1, not UTF-8
-
-
-def _truncated_checkpoint(t):
-    full = checkpoint(os.path.join(t, "full.pth"))
-    return write(os.path.join(t, "cut.pth"), open(full, "rb").read()[:300])
-
-
-def _saved(path, obj):
-    torch.save(obj, path)
-    return path
-
-
-def _truncated_mdb(t):
-    good = good_lmdb(os.path.join(t, "good"))
-    data = open(os.path.join(good, "data.mdb"), "rb").read()
-    write(os.path.join(t, "data", "IIIT5K_lmdb", "data.mdb"), data[:1024])
-    good_lmdb(os.path.join(t, "data", "MJ_LMDB"))
-    return os.path.join(t, "data")
-
-
-def _npy(path, array):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    np.save(path, array, allow_pickle=True)
-    return path
-
-
-def _broken_images_lmdb(path):
-    return write_lmdb(path, [(b"not an image", "ab"), (b"\x89PNG broken", "cd")])
-
-
-def _results(t, nbytes):
-    """A result folder with one result file of `nbytes` bytes, and its label.txt."""
-    write(f"{t}/res/test_1_0.bin", b"\0" * nbytes)
-    return [f"{t}/res", write(f"{t}/label.txt", "test_1.bin:ab\n")]
 
 
 # ---- the cases: (script, class, what is wrong, setup(tmp) -> (argv, paths that must not exist), fragments) ----
@@ -187,7 +73,7 @@ CASES = [
     ("parse_testdata.py", WIDTH, "--img_w 3",
      lambda t: (["parse_testdata.py", good_lmdb(f"{t}/l"), f"{t}/out", "--img_w", "3"], [f"{t}/out"]), ["--img_w"]),
     ("postpossess_CRNN_pytorch.py", WIDTH, "--img_w 0",
-     lambda t: (["postpossess_CRNN_pytorch.py", *_results(t, 8), "--img_w", "0"], []), ["--img_w"]),
+     lambda t: (["postpossess_CRNN_pytorch.py", *result_files(t, 8), "--img_w", "0"], []), ["--img_w"]),
     # -- no synthetic build, no cache folder, when a flag is wrong ---------------------------------------------
     ("main.py", EARLY, "no --data_path, --batch_size 0",
      lambda t: (main_py("--batch_size", "0"), [f"{t}/cache"]), ["--batch_size"]),
@@ -256,14 +142,14 @@ CASES = [
      lambda t: (runner(t, "--input", folder_of(write(f"{t}/in/a.bin", b"\0" * 12802)), "--output", t,
                        "--output_dirname", "r"), [f"{t}/r"]), ["a.bin: 12802 bytes", "not a whole number"]),
     ("tools/ais_bench_runner.py", SIZE, "pickled object .npy",
-     lambda t: (runner(t, "--input", folder_of(_npy(f"{t}/in/a.npy", np.array([{"x": 1}] * 3200, dtype=object))),
+     lambda t: (runner(t, "--input", folder_of(npy_file(f"{t}/in/a.npy", np.array([{"x": 1}] * 3200, dtype=object))),
                        "--output", t, "--output_dirname", "r"), [f"{t}/r"]), ["a.npy", "not a readable numeric"]),
     ("tools/ais_bench_runner.py", SIZE, "--output_batchsize_axis 5",
      lambda t: (runner(t, "--input", folder_of(write(f"{t}/in/a.bin", b"\0" * 12800)), "--output", t,
                        "--output_dirname", "r", "--output_batchsize_axis", "5"), [f"{t}/r"]),
      ["--output_batchsize_axis 5", "3 axes"]),
     ("postpossess_CRNN_pytorch.py", SIZE, "result .bin with 2 stray bytes",
-     lambda t: (["postpossess_CRNN_pytorch.py", *_results(t, 26 * 37 * 4 + 2)], []), ["wrong size", "3850 bytes"]),
+     lambda t: (["postpossess_CRNN_pytorch.py", *result_files(t, 26 * 37 * 4 + 2)], []), ["wrong size", "3850 bytes"]),
     # -- non-finite weights ----------------------------------------------------------------------------------------
     ("pth2onnx.py", NAN, "checkpoint with NaN weights",
      lambda t: (["pth2onnx.py", nan_checkpoint(f"{t}/n.pth"), f"{t}/n.onnx"], [f"{t}/n.onnx"]),
@@ -295,13 +181,13 @@ CASES = [
      lambda t: (main_py("--data_path", data_dir(t, val=lambda p: write_lmdb(p, [(word_image("a"), "")] * 3)),
                         "--output_dir", f"{t}/run"), [f"{t}/run/model_best.pth"]), ["no usable samples"]),
     ("main.py", NOTHING, "validation set whose images are all undecodable",
-     lambda t: (main_py("--data_path", data_dir(t, val=_broken_images_lmdb), "--output_dir", f"{t}/run"),
+     lambda t: (main_py("--data_path", data_dir(t, val=broken_images_lmdb), "--output_dir", f"{t}/run"),
                 [f"{t}/run/model_best.pth"]), ["none of its 2 images can be decoded"]),
     ("main.py", NOTHING, "--resume a run that has already finished",
      lambda t: (main_py("--data_path", data_dir(t), "--batch_size", "2", "--epochs", "5", "--resume",
                         finished_checkpoint(f"{t}/done.pth")), []), ["nothing to train", "--epochs"]),
     ("parse_testdata.py", NOTHING, "LMDB whose images are all undecodable",
-     lambda t: (["parse_testdata.py", _broken_images_lmdb(f"{t}/l"), f"{t}/out", "--label_file", f"{t}/label.txt"],
+     lambda t: (["parse_testdata.py", broken_images_lmdb(f"{t}/l"), f"{t}/out", "--label_file", f"{t}/label.txt"],
                 [f"{t}/out", f"{t}/label.txt"]), ["none of its 2 labelled images", "nothing written"]),
     ("tools/create_lmdb_dataset.py", NOTHING, "nothing written (every image missing)",
      lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", t, "--gt_file", write(f"{t}/gt.txt", "a.png\tab\n"),
@@ -346,7 +232,7 @@ CASES = [
          p, {b"num-samples": b"1", b"image-000000001": word_image("a"), b"label-000000001": b"\xff\xfe"}))), []),
      ["label-000000001 is not UTF-8", "IIIT5K_lmdb"]),
     ("main.py", DATA, "truncated data.mdb",
-     lambda t: (main_py("--data_path", _truncated_mdb(t)), []), ["corrupt or unreadable LMDB", "IIIT5K_lmdb/data.mdb"]),
+     lambda t: (main_py("--data_path", truncated_mdb(t)), []), ["corrupt or unreadable LMDB", "IIIT5K_lmdb/data.mdb"]),
     ("main.py", DATA, "fewer samples than one batch",
      lambda t: (main_py("--data_path", data_dir(t)), []), ["fewer than one global batch", "--batch_size"]),
     ("main.py", DATA, "--eval_all with no evaluation LMDB",
@@ -373,10 +259,10 @@ CASES = [
      lambda t: (main_py("--data_path", data_dir(t), "--resume", write(f"{t}/x.pth", b"")), []),
      ["cannot read checkpoint", "x.pth"]),
     ("main.py", CKPT, "--resume checkpoint truncated",
-     lambda t: (main_py("--data_path", data_dir(t), "--resume", _truncated_checkpoint(t)), []),
+     lambda t: (main_py("--data_path", data_dir(t), "--resume", truncated_checkpoint(t)), []),
      ["cannot read checkpoint", "cut.pth"]),
     ("main.py", CKPT, "--resume checkpoint of another repo",
-     lambda t: (main_py("--data_path", data_dir(t), "--resume", _saved(f"{t}/o.pth", {"state_dict": {}})), []),
+     lambda t: (main_py("--data_path", data_dir(t), "--resume", saved_file(f"{t}/o.pth", {"state_dict": {}})), []),
      ["not a checkpoint of this repo"]),
     ("main.py", CKPT, "--finetune checkpoint whose weights do not fit its model_args",
      lambda t: (main_py("--data_path", data_dir(t), "--finetune",
@@ -396,7 +282,7 @@ CASES = [
      lambda t: (["pth2onnx.py", write(f"{t}/x.pth", b"nope"), f"{t}/x.onnx"], [f"{t}/x.onnx"]),
      ["cannot read checkpoint"]),
     ("pth2onnx.py", CKPT, "checkpoint of a different architecture",
-     lambda t: (["pth2onnx.py", _saved(f"{t}/r.pth", {"state_dict": {"fc.weight": torch.zeros(2, 2)}}), f"{t}/r.onnx"],
+     lambda t: (["pth2onnx.py", saved_file(f"{t}/r.pth", {"state_dict": {"fc.weight": torch.zeros(2, 2)}}), f"{t}/r.onnx"],
                 [f"{t}/r.onnx"]), ["not a CRNN checkpoint"]),
     ("pth2onnx.py", CKPT, "checkpoint whose alphabet does not match its classes",
      lambda t: (["pth2onnx.py", checkpoint(f"{t}/a.pth", alphabet="abc"), f"{t}/a.onnx"], [f"{t}/a.onnx"]),
@@ -409,7 +295,7 @@ CASES = [
      lambda t: (["pth2onnx.py", checkpoint(f"{t}/c.pth"), f"{t}/q.onnx", "--int8", write_lmdb(f"{t}/e", [])],
                 [f"{t}/q.onnx"]), ["is empty"]),
     ("pth2onnx.py", OFFLINE, "--int8 calibration LMDB with no readable image",
-     lambda t: (["pth2onnx.py", checkpoint(f"{t}/c.pth"), f"{t}/q.onnx", "--int8", _broken_images_lmdb(f"{t}/b")],
+     lambda t: (["pth2onnx.py", checkpoint(f"{t}/c.pth"), f"{t}/q.onnx", "--int8", broken_images_lmdb(f"{t}/b")],
                 [f"{t}/q.onnx"]), ["no readable image"]),
     ("parse_testdata.py", OFFLINE, "LMDB does not exist",
      lambda t: (["parse_testdata.py", f"{t}/none", f"{t}/out"], [f"{t}/out"]), ["LMDB folder not found"]),
@@ -430,32 +316,6 @@ CASES = [
 ]
 
 
-def _in_process(argv, env):
-    """Run `python ARGV...` in this process -> (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
-    code = 0
-    try:
-        os.environ.update(env)
-        os.chdir(ROOT)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                script = argv[1].replace(".", "/") + ".py" if argv[0] == "-m" else argv[0]
-                sys.argv = [script, *argv[2 if argv[0] == "-m" else 1:]]
-                runpy.run_path(os.path.join(ROOT, script), run_name="__main__")
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-            except BaseException:  # what a user would see as a crash
-                traceback.print_exc()
-                code = 1
-    finally:
-        sys.argv = saved_argv
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
-    return code, out.getvalue(), err.getvalue()
-
-
 def run_case(case, tmp):
     """-> (argv, (exit code, stdout, stderr), leftover paths that should not exist)."""
     argv, must_not_exist = case[3](tmp)
@@ -464,7 +324,7 @@ def run_case(case, tmp):
         r = subprocess.run(argv, cwd=ROOT, env=dict(os.environ, **env), capture_output=True, text=True, timeout=120)
         result = (r.returncode, r.stdout, r.stderr)
     else:
-        result = _in_process(argv, env)
+        result = run_in_process(argv, env)
     return argv, result, [p for p in must_not_exist if os.path.exists(p)]
 
 

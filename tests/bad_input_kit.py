@@ -1,0 +1,157 @@
+"""The kit of tests/bad_inputs.py: what its bad inputs are made of (small LMDBs, checkpoints, ONNX models and
+files, good or broken, and the command lines that take them) and how a Python script runs in this process."""
+import contextlib
+import io
+import os
+import runpy
+import sys
+import traceback
+
+import lmdb
+import numpy as np
+import torch
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+sys.path.insert(0, TESTS)
+sys.path.insert(0, ROOT)
+
+from conftest import word_image, write_lmdb  # noqa: E402
+from models import CRNN  # noqa: E402
+
+TINY_ARGS = dict(img_h=32, num_channels=1, num_classes=37, hidden_size=32, cnn_width=8)
+ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def good_lmdb(path, n=4):
+    return write_lmdb(path, [(word_image(w), w) for w in ["ab", "cd", "ef", "gh"][:n]])
+
+
+def raw_lmdb(path, items):
+    env = lmdb.open(str(path))
+    with env.begin(write=True) as txn:
+        for k, v in items.items():
+            txn.put(k, v)
+    env.close()
+    return str(path)
+
+
+def data_dir(tmp, train=None, val=None):
+    """<tmp>/data with MJ_LMDB and IIIT5K_lmdb (good ones unless given a builder)."""
+    root = os.path.join(tmp, "data")
+    os.makedirs(root, exist_ok=True)
+    (train or good_lmdb)(os.path.join(root, "MJ_LMDB"))
+    (val or good_lmdb)(os.path.join(root, "IIIT5K_lmdb"))
+    return root
+
+
+def checkpoint(path, **overrides):
+    payload = {"model": CRNN(**TINY_ARGS).state_dict(), "model_args": dict(TINY_ARGS), "alphabet": ALPHABET,
+               "img_w": 100}
+    payload.update(overrides)
+    torch.save(payload, path)
+    return path
+
+
+def nan_checkpoint(path):
+    weights = CRNN(**TINY_ARGS).state_dict()
+    weights["rnn.1.embedding.weight"][0, 0] = float("nan")
+    return checkpoint(path, model=weights)
+
+
+def finished_checkpoint(path):
+    """A training checkpoint that has done 500 steps of 5 epochs."""
+    return checkpoint(path, optimizer={}, lr_scheduler={}, scaler={}, epoch=5, step=0, global_step=500, best_acc=0.0)
+
+
+def onnx_model(tmp):
+    from pth2onnx import export
+    path = os.path.join(tmp, "m.onnx")
+    export(CRNN(**TINY_ARGS).eval(), 100, path, ALPHABET)
+    return path
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    return path
+
+
+def folder_of(path):
+    return os.path.dirname(path)
+
+
+def main_py(*args):
+    return ["main.py", *args, "--device", "cpu", "--workers", "0", "--cnn_width", "8", "--hidden_size", "32"]
+
+
+def runner(t, *args):
+    return ["-m", "tools.ais_bench_runner", "--model", onnx_model(t), *args]
+
+
+def launcher(*args):
+    return ["bash", "test/train_full_8p.sh", *args]
+
+
+LATIN1 = "caf\xe9\n".encode("latin-1")  # a text file saved in Latin-1, not UTF-8
+
+
+def truncated_checkpoint(t):
+    full = checkpoint(os.path.join(t, "full.pth"))
+    return write(os.path.join(t, "cut.pth"), open(full, "rb").read()[:300])
+
+
+def saved_file(path, obj):
+    torch.save(obj, path)
+    return path
+
+
+def truncated_mdb(t):
+    good = good_lmdb(os.path.join(t, "good"))
+    data = open(os.path.join(good, "data.mdb"), "rb").read()
+    write(os.path.join(t, "data", "IIIT5K_lmdb", "data.mdb"), data[:1024])
+    good_lmdb(os.path.join(t, "data", "MJ_LMDB"))
+    return os.path.join(t, "data")
+
+
+def npy_file(path, array):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    np.save(path, array, allow_pickle=True)
+    return path
+
+
+def broken_images_lmdb(path):
+    return write_lmdb(path, [(b"not an image", "ab"), (b"\x89PNG broken", "cd")])
+
+
+def result_files(t, nbytes):
+    """A result folder with one result file of `nbytes` bytes, and its label.txt."""
+    write(f"{t}/res/test_1_0.bin", b"\0" * nbytes)
+    return [f"{t}/res", write(f"{t}/label.txt", "test_1.bin:ab\n")]
+
+
+def run_in_process(argv, env):
+    """Run `python ARGV...` in this process -> (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
+    code = 0
+    try:
+        os.environ.update(env)
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                script = argv[1].replace(".", "/") + ".py" if argv[0] == "-m" else argv[0]
+                sys.argv = [script, *argv[2 if argv[0] == "-m" else 1:]]
+                runpy.run_path(os.path.join(ROOT, script), run_name="__main__")
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            except BaseException:  # what a user would see as a crash
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return code, out.getvalue(), err.getvalue()
