@@ -111,3 +111,14 @@ def test_eval_only_without_data_builds_only_the_validation_set(tmp_path):
     assert "synth_v3_train0_val32_seed0" in built and not any("train300000" in name for name in built)
     assert "MJ_LMDB" not in os.listdir(os.path.join(cache, "synth_v3_train0_val32_seed0"))
     assert "| IIIT5K_lmdb " in buf.getvalue() and acc >= 0.5
+
+
+def test_readme_quick_start_reads_the_samples():
+    r = subprocess.run([sys.executable, "predict.py", "weights/sample_welcome.png", "weights/sample_exit24.png"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    assert [(path, text) for path, text, _ in rows] == [("weights/sample_welcome.png", "welcome"),
+                                                        ("weights/sample_exit24.png", "exit24")]
+    assert all(float(conf) > 0.9 for _, _, conf in rows)
+
