@@ -177,8 +177,8 @@ def main(args):
     data_path = args.data_path
     if data_path is None:  # every node's local rank 0 builds the cache; the others wait for it
         # evaluation and the stream need only the validation set: no 300k training images to render
-        data_path = ensure_synthetic(0 if args.synth_stream or args.eval_only else args.synth_train, args.synth_val,
-                                     seed=0,
+        num_train = 0 if args.synth_stream or args.eval_only else args.synth_train
+        data_path = ensure_synthetic(num_train, args.synth_val, seed=0,
                                      build=dist.env_local_rank() == 0, log=log if dist.env_local_rank() == 0 else None,
                                      assets=args.synth_assets)
     dist.init_distributed(device, args.dist_timeout)
