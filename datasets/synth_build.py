@@ -1,13 +1,15 @@
 """Builds (once) and caches the synthetic default data set in the data_lmdb_release layout.
 
-    <cache>/synth_v3_train<N>_val<M>_seed<S>/MJ_LMDB       training words
-    <cache>/synth_v3_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
+    <cache>/synth_v4_train<N>_val<M>_seed<S>/MJ_LMDB       training words
+    <cache>/synth_v4_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
 
-The cache root is $CRNN_CACHE_DIR, else ~/.cache/crnn_pytorch. A set is built
-in a temporary folder and renamed into place when complete, so an interrupted
-build is never mistaken for a finished one; a failed or interrupted build
-removes its temporary folder. With num_train 0 (training on the stream, see
-synth_stream.py) only the validation LMDB is built.
+The cache root is $CRNN_CACHE_DIR, else ~/.cache/crnn_pytorch. A set drawn from another assets
+folder than the trdg wheel, or with $CRNN_SYNTH_FEATURES set (an ablation, see synth_features.py),
+has both in its name (synth_v4-<assets folder>-<features>_train...), so it never reuses another's
+cache. A set is built in a temporary folder and renamed into place when complete, so an interrupted
+build is never mistaken for a finished one; a failed or interrupted build removes its temporary
+folder. With num_train 0 (training on the stream, see synth_stream.py) only the validation LMDB is
+built.
 """
 import multiprocessing as mp
 import os
@@ -17,9 +19,10 @@ import time
 from tqdm import tqdm
 
 from datasets.lmdb_format import LmdbWriter
-from datasets.synth_assets import load_renderer
+from datasets.synth_assets import ASSETS_ENV, load_renderer
+from datasets.synth_features import override_tag
 
-VERSION = 3
+VERSION = 4
 TRAIN_SPLIT, VAL_SPLIT = 0, 1
 CHUNK = 256
 _renderer = None
@@ -29,8 +32,11 @@ def default_cache_root():
     return os.environ.get("CRNN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "crnn_pytorch")
 
 
-def synth_dir(num_train, num_val, seed, root=None):
-    return os.path.join(root or default_cache_root(), f"synth_v{VERSION}_train{num_train}_val{num_val}_seed{seed}")
+def synth_dir(num_train, num_val, seed, root=None, assets=None):
+    assets = assets or os.environ.get(ASSETS_ENV)
+    tags = [os.path.basename(os.path.normpath(assets)) if assets else "", override_tag()]
+    name = "-".join([f"synth_v{VERSION}"] + [t for t in tags if t])
+    return os.path.join(root or default_cache_root(), f"{name}_train{num_train}_val{num_val}_seed{seed}")
 
 
 def _init_worker(assets):
@@ -69,7 +75,7 @@ def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=Tr
     With build=False (other ranks of a node) wait for the builder to finish instead.
     """
     log = log or (lambda *a: None)
-    out = synth_dir(num_train, num_val, seed, root)
+    out = synth_dir(num_train, num_val, seed, root, assets)
     ready = os.path.join(out, "READY")
     if os.path.isfile(ready):
         log(f"Using cached synthetic data: {out}")
