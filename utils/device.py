@@ -33,6 +33,9 @@ def select_device(name, index):
         if not torch.cuda.is_available():
             raise UserError("--device cuda: no CUDA device is visible (use --device cpu or auto)")
         torch.cuda.set_device(index)
+        # Batches come in a few shapes (main.py rounds widths on accelerators): cuDNN times its algorithms
+        # once per shape and keeps the fastest.
+        torch.backends.cudnn.benchmark = True
         return torch.device("cuda", index)
     return torch.device("cpu")
 
@@ -66,6 +69,14 @@ def use_channels_last(device, distributed):
     # the CPU (gloo) channels_last parameters gave wrong averaged gradients in tests/test_distributed.py
     # (1e-3 off after 3 steps, 6e-8 without it), so distributed CPU runs keep the default layout.
     return device.type == "cuda" or (device.type == "cpu" and not distributed)
+
+
+def flatten_lstms(model):
+    """Put each LSTM's weights back into one contiguous cuDNN chunk (after a deep copy, or weights loaded
+    by assignment); without it cuDNN copies them on every call and warns."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.LSTM):
+            m.flatten_parameters()
 
 
 def use_pinned_memory(device):

@@ -26,11 +26,13 @@ def autocast(device, dtype):
 
 
 class StepRunner:
-    """Forward, fp32 CTC loss, scaled backward, clipping, optimizer and scheduler step.
+    """Forward, fp32 CTC loss, scaled backward, clipping, optimizer and scheduler step, with no host read.
 
-    A step whose loss or gradient is not finite is skipped and counted (for fp16
-    the GradScaler skips overflowed steps itself); `max_bad_steps` such steps
-    in a row stop the run rather than train on garbage.
+    A step whose loss or gradient is not finite (for fp16 also a GradScaler overflow) is skipped on the
+    device: the optimizer steps anyway and its parameters and state are put back where the step was bad.
+    The bad-step counters stay on the device too; `sync()` reads them at the log lines (and before a
+    checkpoint is written): it warns, moves the schedule back by the skipped steps, so that it counts real
+    updates only, and stops the run after `max_bad_steps` bad steps in a row (found at that read).
     """
 
     def __init__(self, model, criterion, optimizer, scheduler, scaler, converter, device,
@@ -39,41 +41,71 @@ class StepRunner:
         self.scheduler, self.scaler, self.converter = scheduler, scaler, converter
         self.device, self.dtype, self.channels_last = device, dtype, channels_last
         self.grad_clip, self.max_bad_steps, self.ema = grad_clip, max_bad_steps, ema
-        self.bad_in_row = self.bad_total = 0
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        # [bad steps in all, bad steps in a row now, longest such run]
+        self._bad = torch.zeros(3, dtype=torch.int64, device=device)
+        self.bad_total = 0
+        self._never_stepped = 0  # bad steps that did not step the scheduler (see _step_unless_bad)
 
     def __call__(self, images, labels):
-        """-> loss (float tensor on device), or None when the step was skipped."""
+        """-> loss (0-dim fp32 tensor on the device; NaN for a skipped step)."""
         images = to_device(images, self.device, self.channels_last)
-        targets, lengths = self.converter.encode(labels)
-        targets, lengths = targets.to(self.device, non_blocking=True), lengths.to(self.device, non_blocking=True)
+        targets, lengths = self.converter.encode(labels)  # lengths stay on the host: CTC reads them there
+        if self.device.type == "cuda":
+            targets = targets.pin_memory()  # a pageable copy would wait for the queued kernels
+        targets = targets.to(self.device, non_blocking=True)
         with autocast(self.device, self.dtype):
             logits = self.model(images)
         loss = ctc_loss(self.criterion, logits, targets, lengths)
         self.optimizer.zero_grad(set_to_none=True)
-        finite = bool(torch.isfinite(loss))
-        if finite:
-            self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)
-            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip or float("inf"))
-            finite = self.scaler.is_enabled() or bool(torch.isfinite(norm))
-        if not finite:
-            self.optimizer.zero_grad(set_to_none=True)
-            self._count_bad()
-            return None
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip or float("inf"))
+        ok = torch.isfinite(loss) & torch.isfinite(norm)
+        stepped = self._step_unless_bad(ok)
+        self.scaler.update()  # backs the fp16 scale off after an overflow (its own check, on the device)
+        if stepped:
+            self.scheduler.step()
         if self.ema:
-            self.ema.update(self.model)
-        self.bad_in_row = 0
-        return loss.detach()
+            self.ema.update(self.model)  # after a bad step the weights are as before: a harmless update
+        bad = (~ok).long()
+        self._bad[0] += bad
+        self._bad[1] = (self._bad[1] + bad) * bad
+        self._bad[2] = torch.maximum(self._bad[2], self._bad[1])
+        return torch.where(ok, loss.detach(), torch.nan)
 
-    def _count_bad(self):
-        self.bad_in_row += 1
-        self.bad_total += 1
-        print(f"warning: non-finite loss or gradient, step skipped ({self.bad_total} so far)", flush=True)
-        if self.bad_in_row >= self.max_bad_steps:
-            raise UserError(f"{self.bad_in_row} steps in a row had a non-finite loss or gradient: "
+    @torch.no_grad()
+    def _step_unless_bad(self, ok):
+        """optimizer.step(), undone on the device where `ok` is false. -> whether step() ran."""
+        if not self.optimizer.state:
+            # The first step creates the optimizer's state: nothing to put back yet, so decide on the host
+            # (the one read of a run).
+            if not bool(ok):
+                self._never_stepped += 1
+                return False
+            self.optimizer.step()
+            return True
+        kept = [p for p in self.params if p.grad is not None]
+        kept += [v for p in kept for v in self.optimizer.state[p].values() if torch.is_tensor(v)]
+        before = torch._foreach_clone(kept)  # one multi-tensor copy instead of one per tensor
+        self.optimizer.step()
+        for now, old in zip(kept, before):
+            torch.where(ok, now, old, out=now)
+        return True
+
+    def sync(self):
+        """Read the bad-step counters (one small host transfer): warn, rewind the schedule, maybe stop."""
+        total, _, longest = self._bad.tolist()
+        new, self.bad_total = total - self.bad_total, total
+        rewind, self._never_stepped = new - self._never_stepped, 0
+        if rewind:  # scheduler.step() ran for these steps: move it back so that it counts real updates only
+            self.scheduler.last_epoch -= rewind + 1
+            self.scheduler.step()
+        if new:
+            print(f"warning: non-finite loss or gradient, {'step' if new == 1 else f'{new} steps'} skipped "
+                  f"({total} so far)", flush=True)
+        if longest >= self.max_bad_steps:
+            raise UserError(f"{longest} steps in a row had a non-finite loss or gradient: "
                             "stopping (lower --lr, check the data, or raise --max_bad_steps)")
 
 
@@ -140,22 +172,35 @@ def train_one_epoch(step_runner, loader, epoch, start_step, steps_in_epoch, thro
     (validation, checkpoints, profiler) and returns True to stop early; `on_print(loss=, lr=, img_s=)`
     with each log line. -> (mean loss, stopped early?)"""
     loss_meter, data_meter, time_meter = SmoothedValue(), SmoothedValue(), SmoothedValue()
+    pending = []  # this window's losses, still on the device: read at the log line, not every step
+
+    def read_losses():
+        step_runner.sync()
+        for value in torch.stack(pending).tolist() if pending else []:
+            if math.isfinite(value):  # NaN marks a skipped step
+                loss_meter.update(value)
+        pending.clear()
+
     step = start_step
     end = time.perf_counter()
     for images, labels, _, _ in loader:
         if step >= steps_in_epoch:
             break
         data_time = time.perf_counter() - end
-        loss = step_runner(images, labels) if images is not None else None
-        if loss is not None:
-            loss_meter.update(float(loss))
+        if images is not None:
+            pending.append(step_runner(images, labels))
         step += 1
+        log_line = step % print_freq == 0 or step == steps_in_epoch
+        if log_line:  # waits for the device's queued steps: inside the step time, so that img/s is true
+            read_losses()
         step_time = time.perf_counter() - end
         throughput.update(step_time)
         data_meter.update(data_time)
         time_meter.update(step_time)
         stop = on_step(step)
-        if step % print_freq == 0 or step == steps_in_epoch or stop:
+        if stop and not log_line:
+            read_losses()
+        if log_line or stop:
             lr = step_runner.optimizer.param_groups[0]["lr"]
             eta = format_eta(time_meter.avg * (eta_steps_left - (step - start_step)))
             img_s = throughput.images_per_step / max(time_meter.avg, 1e-9)
@@ -167,4 +212,5 @@ def train_one_epoch(step_runner, loader, epoch, start_step, steps_in_epoch, thro
         if stop:
             return loss_meter.global_avg, True
         end = time.perf_counter()
+    read_losses()
     return (loss_meter.global_avg if loss_meter.count else math.nan), False

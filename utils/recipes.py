@@ -6,7 +6,12 @@ start-up log prints the preset and where each value came from.
 
 seed: the Ascend ModelZoo recipe (ASCEND_RECIPE_FACTS.md): 2,560 images per
       device per step, Adadelta at lr 1.0 with no schedule or clipping, AMP
-      with a static loss scale of 128, 20 epochs.
+      with a static loss scale of 128, 20 epochs. Slow off the CTC plateau by
+      design, not by a bug: at the start most conv and LSTM gradients of the
+      length-averaged CTC loss are 1e-5..1e-3, where Adadelta's eps (1e-6)
+      outweighs 0.1 x g^2, so its step is about the gradient itself (plain SGD
+      at lr 1, no momentum), smaller than Adam's ~1e-3 per weight. The loss
+      scale does not enter: gradients are unscaled before the optimizer.
 cpu:  2 CPU cores do ~85 images/s here; at batch 2560 a step takes 30 s and
       Adadelta needs thousands of steps to leave the CTC plateau, so a 2-hour
       run would make ~240 updates. Batch 64 with Adam (1e-3, 200 warm-up steps,
