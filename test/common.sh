@@ -3,7 +3,8 @@
 
 # Defaults; the launchers may set their own before calling parse_args.
 data_path=""; data_path_given=""; epochs=""; device_id="${ASCEND_DEVICE_ID:-0}"; max_step=""; stop_step=""; profiling=""
-batch_size=""; nproc="${nproc:-8}"; nnodes=1; node_rank=0; master_addr=127.0.0.1; master_port=29500
+batch_size=""; nproc="${nproc:-8}"; nnodes=1; node_rank=0; master_addr=127.0.0.1; master_port=29500; max_restarts=""
+single_process=""  # set by the 1p launchers
 extra_args=()
 
 usage_error() { echo "error: $1" >&2; exit 2; }
@@ -15,7 +16,7 @@ parse_args() {
         case "$flag" in --*=*) value="${flag#*=}"; flag="${flag%%=*}"; has_eq=1 ;; esac
         case "$flag" in
             --data_path|--epochs|--npu|--device_id|--max_step|--stop_step|--profiling|--batch_size|\
-            --nproc|--nnodes|--node_rank|--master_addr|--master_port)
+            --nproc|--nnodes|--node_rank|--master_addr|--master_port|--max_restarts)
                 if [ $has_eq -eq 0 ]; then
                     [ $# -ge 2 ] || usage_error "$flag needs a value"
                     value="$2"; shift
@@ -35,6 +36,7 @@ parse_args() {
                     --node_rank) node_rank="$value" ;;
                     --master_addr) master_addr="$value" ;;
                     --master_port) master_port="$value" ;;
+                    --max_restarts) max_restarts="$value" ;;
                 esac ;;
             *) extra_args+=("$1") ;;
         esac
@@ -70,6 +72,11 @@ check_flags() {
     if ! is_int "$master_port" || [ "$master_port" -lt 1 ] || [ "$master_port" -gt 65535 ]; then
         usage_error "--master_port must be a port number in 1..65535, got '$master_port'"
     fi
+    if [ -n "$max_restarts" ]; then
+        is_int "$max_restarts" || usage_error "--max_restarts must be an integer in 0..999999999, got '$max_restarts'"
+        [ -z "$single_process" ] ||
+            usage_error "--max_restarts restarts torchrun workers: use train_full_8p.sh (--nproc 1 for one device)"
+    fi
     case "${profiling:-NONE}" in NONE|CANN|GE|TORCH) ;; *) usage_error "--profiling must be NONE, CANN, GE or TORCH, got '$profiling'" ;; esac
 }
 
@@ -99,18 +106,34 @@ setup_run() {  # $1 = rank size, $2 = acc|perf
 }
 
 # torchrun with one process per device on this node; torchrun's own failure handling stops the
-# other ranks (and names the failed one) when a process dies.
+# other ranks (and names the failed one) when a process dies. With --max_restarts N it starts the
+# workers again instead (up to N times); they continue from the last checkpoint by themselves.
 run_torchrun() {
     torchrun --nproc_per_node "$nproc" --nnodes "$nnodes" --node_rank "$node_rank" \
-        --master_addr "$master_addr" --master_port "$master_port" main.py "$@"
+        --master_addr "$master_addr" --master_port "$master_port" --max_restarts "${max_restarts:-0}" main.py "$@"
 }
 
-# Runs a command, tee-ing its output to the log; returns the command's status.
+# Runs a command, tee-ing its output to the log; returns the command's status. SIGTERM and SIGINT
+# sent to the launcher are passed on to the command (which saves a checkpoint and exits 143 / 130):
+# a scheduler that signals only the launcher's pid would otherwise kill bash and orphan the run.
 run_logged() {
-    set -o pipefail
-    "$@" 2>&1 | tee "$log_file"
-    local status=$?
-    set +o pipefail
+    local log_fd tee_pid child status signalled=""
+    exec {log_fd}> >(trap '' INT TERM; exec tee "$log_file")  # outlives a Ctrl-C: the run still logs its stop
+    tee_pid=$!
+    "$@" >&"$log_fd" 2>&1 &
+    child=$!
+    exec {log_fd}>&-
+    trap 'signalled=143; kill -TERM "$child" 2>/dev/null' TERM
+    trap 'signalled=130; kill -INT "$child" 2>/dev/null' INT
+    while :; do
+        wait "$child"
+        status=$?
+        kill -0 "$child" 2>/dev/null || break  # still running: wait returned for a signal, wait again
+    done
+    trap - TERM INT
+    wait "$tee_pid"  # tee has written the whole log
+    # torchrun itself exits 1 when signalled, after its workers saved and ended: report the signal.
+    [ -n "$signalled" ] && [ "$status" -ne 0 ] && status=$signalled
     return $status
 }
 
@@ -130,6 +153,8 @@ write_summary() {  # $1 = exit status of the run, $2 = acc|perf
     echo "Final Performance images/sec : ${fps:-unknown}"
     [ "$2" = acc ] && echo "Final Train Accuracy : ${acc:-unknown}"
     echo "E2E Training Duration sec : $e2e"
+    restarts=$(grep -ac '^torchrun restart [0-9]' "$log_file")
+    [ "$restarts" -gt 0 ] && echo "Worker restarts (--max_restarts) : $restarts"
     {
         echo "Network = CRNN_ID0103_for_PyTorch"
         echo "RankSize = $rank_size"
@@ -141,9 +166,13 @@ write_summary() {  # $1 = exit status of the run, $2 = acc|perf
         [ "$2" = acc ] && echo "TrainAccuracy = ${acc:-unknown}"
         echo "ActualLoss = ${loss:-unknown}"
         echo "E2ETrainingTime = $e2e"
+        echo "Restarts = $restarts"
     } > "$output_dir/${case_name}.log"
     echo "Summary: $output_dir/${case_name}.log  (log: $log_file)"
-    if [ "$status" -ne 0 ]; then
+    if [ "$status" -eq 143 ] || [ "$status" -eq 130 ]; then
+        echo "error: training stopped by a signal (status $status) after saving its checkpoint: run the same" \
+             "command with --resume auto to continue; see $log_file" >&2
+    elif [ "$status" -ne 0 ]; then
         echo "error: training exited with status $status; see $log_file" >&2
     fi
     return "$status"

@@ -4,6 +4,7 @@ import contextlib
 import io
 import os
 import runpy
+import subprocess
 import sys
 import traceback
 
@@ -65,9 +66,10 @@ def finished_checkpoint(path):
 
 
 def onnx_model(tmp):
+    from datasets.transforms import Width
     from pth2onnx import export
     path = os.path.join(tmp, "m.onnx")
-    export(CRNN(**TINY_ARGS).eval(), 100, path, ALPHABET)
+    export(CRNN(**TINY_ARGS).eval(), Width.fixed(100), path, ALPHABET)
     return path
 
 
@@ -155,3 +157,22 @@ def run_in_process(argv, env):
         os.environ.clear()
         os.environ.update(saved_env)
     return code, out.getvalue(), err.getvalue()
+
+
+def run_case(case, tmp):
+    """-> (argv, (exit code, stdout, stderr), leftover paths that should not exist). main.py writes to
+    <tmp>/out unless the case names an --output_dir: never the repository (nor another test's lock)."""
+    argv, must_not_exist = case[3](tmp)
+    if argv[0] == "main.py" and "--output_dir" not in argv:
+        argv = [argv[0], "--output_dir", os.path.join(tmp, "out"), *argv[1:]]
+    env = {"CRNN_CACHE_DIR": os.path.join(tmp, "cache"), "OMP_NUM_THREADS": "1"}
+    if argv[0] == "bash":
+        r = subprocess.run(argv, cwd=ROOT, env=dict(os.environ, **env), capture_output=True, text=True, timeout=120)
+        result = (r.returncode, r.stdout, r.stderr)
+    else:
+        result = run_in_process(argv, env)
+    return argv, result, [p for p in must_not_exist if os.path.exists(p)]
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]

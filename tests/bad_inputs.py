@@ -13,7 +13,7 @@ tests/test_errors.py runs them all;
 prints the table (class, input, message, exit code).
 """
 import os
-import subprocess
+import socket
 import sys
 import tempfile
 
@@ -25,18 +25,19 @@ ROOT = os.path.dirname(TESTS)
 sys.path.insert(0, TESTS)
 sys.path.insert(0, ROOT)
 
-from bad_input_kit import (  # noqa: E402
-    LATIN1, TINY_ARGS, broken_images_lmdb, checkpoint, data_dir, finished_checkpoint, folder_of, good_lmdb,
-    launcher, main_py, nan_checkpoint, npy_file, raw_lmdb, result_files, run_in_process, runner, saved_file,
+from bad_input_kit import (  # noqa: E402  (run_case, error_lines: also for tests/test_errors.py)
+    LATIN1, TINY_ARGS, broken_images_lmdb, checkpoint, data_dir, error_lines, finished_checkpoint, folder_of,
+    good_lmdb, launcher, main_py, nan_checkpoint, npy_file, raw_lmdb, result_files, run_case, runner, saved_file,
     truncated_checkpoint, truncated_mdb, write)
 from conftest import word_image, write_lmdb  # noqa: E402
 
 
 # ---- the cases: (script, class, what is wrong, setup(tmp) -> (argv, paths that must not exist), fragments) ----
-NUM, WIDTH, EARLY, OUT, TEXT, SIZE, NAN, PRED, NOTHING, LAUNCH, CAUSE, DATA, CKPT, OFFLINE = (
+NUM, WIDTH, EARLY, OUT, TEXT, SIZE, NAN, PRED, NOTHING, LAUNCH, CAUSE, DATA, CKPT, OFFLINE, LEFT = (
     "numbers out of range", "--img_w too small", "checked before the synthetic build", "output paths",
     "text files not UTF-8", "exact sizes", "non-finite weights", "predict.py", "nothing to do", "launcher flags",
-    "the right cause", "bad data", "bad checkpoints", "offline chain")
+    "the right cause", "bad data", "bad checkpoints", "offline chain", "a failed run leaves no folder")
+NEW = "new/run"  # an --output_dir that does not exist yet, nor its parent: neither may be left behind
 
 CASES = [
     # -- numbers: every numeric flag has a range in its type ------------------------------------------------
@@ -166,7 +167,8 @@ CASES = [
                  write(f"{t}/a.png", word_image("a"))], []), ["--alphabet differs", "omit it"]),
     ("predict.py", PRED, "no input image can be read",
      lambda t: (["predict.py", "--model", checkpoint(f"{t}/c.pth"), write(f"{t}/a.png", b"junk"),
-                 write(f"{t}/b.jpg", b"")], []), ["none of the 2 input images could be read"]),
+                 write(f"{t}/b.jpg", b"")], []),
+     ["none of the 2 input images could be read", "a.png: undecodable image", "b.jpg: empty image"]),
     ("predict.py", PRED, "--model does not exist",
      lambda t: (["predict.py", "--model", f"{t}/none.pth", write(f"{t}/a.png", word_image("a"))], []),
      ["--model", "does not exist"]),
@@ -187,8 +189,9 @@ CASES = [
      lambda t: (main_py("--data_path", data_dir(t), "--batch_size", "2", "--epochs", "5", "--resume",
                         finished_checkpoint(f"{t}/done.pth")), []), ["nothing to train", "--epochs"]),
     ("parse_testdata.py", NOTHING, "LMDB whose images are all undecodable",
-     lambda t: (["parse_testdata.py", broken_images_lmdb(f"{t}/l"), f"{t}/out", "--label_file", f"{t}/label.txt"],
-                [f"{t}/out", f"{t}/label.txt"]), ["none of its 2 labelled images", "nothing written"]),
+     lambda t: (["parse_testdata.py", broken_images_lmdb(f"{t}/l"), f"{t}/new/out", "--label_file", f"{t}/label.txt"],
+                [f"{t}/new", f"{t}/label.txt"]),
+     ["none of its 2 labelled images", "image-000000001: undecodable image", "nothing written"]),
     ("tools/create_lmdb_dataset.py", NOTHING, "nothing written (every image missing)",
      lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", t, "--gt_file", write(f"{t}/gt.txt", "a.png\tab\n"),
                  "--output", f"{t}/o"], [f"{t}/o"]), ["no sample was written", "nothing created"]),
@@ -201,6 +204,10 @@ CASES = [
      ["--master_port"]),
     ("test/train_performance_1p.sh", LAUNCH, "--batch_size=abc",
      lambda t: (["bash", "test/train_performance_1p.sh", "--batch_size=abc"], []), ["--batch_size must be an integer"]),
+    ("test/train_full_8p.sh", LAUNCH, "--max_restarts -1", lambda t: (launcher("--max_restarts", "-1"), []),
+     ["--max_restarts must be an integer"]),
+    ("test/train_full_1p.sh", LAUNCH, "--max_restarts without torchrun",
+     lambda t: (["bash", "test/train_full_1p.sh", "--max_restarts", "2"], []), ["--max_restarts restarts torchrun"]),
     ("test/train_full_1p.sh", LAUNCH, "--epochs without a value",
      lambda t: (["bash", "test/train_full_1p.sh", "--epochs"], []), ["--epochs needs a value"]),
     # -- messages that name the right cause ---------------------------------------------------------------------
@@ -313,23 +320,27 @@ CASES = [
     ("tools/create_lmdb_dataset.py", OFFLINE, "ground-truth file does not exist",
      lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", t, "--gt_file", f"{t}/gt.txt", "--output", f"{t}/o"],
                 [f"{t}/o"]), ["--gt_file", "does not exist"]),
+    # -- a run that fails before it starts removes the --output_dir it created ------------------------------
+    *([("main.py", LEFT, "--device cuda without a GPU",
+        lambda t: (main_py("--data_path", data_dir(t), "--output_dir", f"{t}/{NEW}") + ["--device", "cuda"],
+                   [f"{t}/new"]), ["--device cuda", "no CUDA device"])] if not torch.cuda.is_available() else []),
+    ("main.py", LEFT, "--device npu without torch_npu",
+     lambda t: (main_py("--data_path", data_dir(t), "--output_dir", f"{t}/{NEW}") + ["--device", "npu"],
+                [f"{t}/new"]), ["--device npu", "torch_npu"]),
+    ("main.py", LEFT, "--alphabet file in Latin-1, new --output_dir",
+     lambda t: (main_py("--data_path", data_dir(t), "--alphabet", write(f"{t}/a.txt", LATIN1), "--output_dir",
+                        f"{t}/{NEW}"), [f"{t}/new"]), ["a.txt is not UTF-8 text"]),
+    ("main.py", LEFT, "training LMDB with 0 usable samples, new --output_dir",
+     lambda t: (main_py("--data_path", data_dir(t, train=lambda p: write_lmdb(p, [(word_image("a"), "")] * 3)),
+                        "--output_dir", f"{t}/{NEW}"), [f"{t}/new"]), ["only 0 usable samples", "MJ_LMDB"]),
+    ("main.py", LEFT, "--eval_only --resume auto on a folder that does not exist",
+     lambda t: (main_py("--data_path", data_dir(t), "--eval_only", "--resume", "auto", "--output_dir", f"{t}/{NEW}"),
+                [f"{t}/new"]), ["no readable checkpoint"]),
+    ("main.py", LEFT, "--output_dir in use by another run (a live pid holds its lock)",
+     lambda t: (main_py("--data_path", data_dir(t), "--output_dir",
+                        folder_of(write(f"{t}/run/run.lock", f"1 {socket.gethostname()}\n"))),
+                [f"{t}/run/checkpoint.pth"]), ["--output_dir", "in use by another run (pid 1 on", "run.lock"]),
 ]
-
-
-def run_case(case, tmp):
-    """-> (argv, (exit code, stdout, stderr), leftover paths that should not exist)."""
-    argv, must_not_exist = case[3](tmp)
-    env = {"CRNN_CACHE_DIR": os.path.join(tmp, "cache"), "OMP_NUM_THREADS": "1"}
-    if argv[0] == "bash":
-        r = subprocess.run(argv, cwd=ROOT, env=dict(os.environ, **env), capture_output=True, text=True, timeout=120)
-        result = (r.returncode, r.stdout, r.stderr)
-    else:
-        result = run_in_process(argv, env)
-    return argv, result, [p for p in must_not_exist if os.path.exists(p)]
-
-
-def error_lines(stderr):
-    return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
 def print_table():

@@ -1,4 +1,8 @@
-"""2-process gloo DDP through torchrun, against a 1-process run that accumulates the same micro-batches."""
+"""2-process gloo DDP through torchrun, against a 1-process run that accumulates the same micro-batches;
+SIGTERM under DDP, elastic restarts (--max_restarts), ranks that would start at different steps."""
+import contextlib
+import io
+import itertools
 import os
 import signal
 import subprocess
@@ -8,11 +12,14 @@ import time
 import pytest
 import torch
 
+import main
 from conftest import ROOT, TINY_MODEL
-from datasets.lmdb_dataset import LmdbDataset, collate
-from datasets.samplers import ResumableDistributedSampler
+from datasets.loaders import train_loader
+from datasets.transforms import Width
 from models import CRNN
+from utils import distributed
 from utils.checkpoint import load_training_checkpoint
+from utils.errors import UserError
 from utils.label_converter import LabelConverter
 
 STEPS, BATCH = 3, 8
@@ -32,13 +39,11 @@ def reference_params(data, world=2):
     SGD, not Adam: Adam divides by sqrt(v), which blows float-rounding differences of near-zero
     gradients up to the size of a whole update."""
     conv = LabelConverter()
-    ds = LmdbDataset(f"{data}/MJ_LMDB", conv, 26, train=True)
     batches = []
-    for rank in range(world):
-        sampler = ResumableDistributedSampler(ds, world, rank, seed=5, batch_size=BATCH)
-        sampler.set_epoch(0)
-        idx = list(sampler)
-        batches.append([collate([ds[i] for i in idx[s * BATCH:(s + 1) * BATCH]]) for s in range(STEPS)])
+    for rank in range(world):  # each rank's batches: its shard of the shuffle, cut into width batches
+        loader = train_loader(f"{data}/MJ_LMDB", conv, 65, Width(), BATCH, 0, world, rank, 5, lambda *a: None)
+        loader.sampler.set_epoch(0)
+        batches.append(list(itertools.islice(loader, STEPS)))
     torch.manual_seed(5)
     model = CRNN(num_classes=37, hidden_size=32, cnn_width=8)  # DDP on CPU runs without channels_last
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -136,3 +141,76 @@ def test_two_nodes_on_loopback_match_one_node(tiny_data, single_node, tmp_path):
     assert two_nodes.keys() == one_node.keys()
     for k in one_node:
         torch.testing.assert_close(two_nodes[k], one_node[k], rtol=0, atol=1e-6, msg=k)
+
+
+def worker_pid(ancestor, local_rank):
+    """The pid of the live torchrun worker with this LOCAL_RANK among the descendants of `ancestor`."""
+    parents, envs = {}, {}
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        try:
+            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            envs[pid] = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if stat[0] != "Z":
+            parents[pid] = int(stat[1])
+    for pid in parents:
+        up = pid
+        while up in parents and up != ancestor:
+            up = parents[up]
+        if up == ancestor and f"LOCAL_RANK={local_rank}".encode() in envs[pid]:
+            return pid
+    raise AssertionError(f"no worker with LOCAL_RANK={local_rank}")
+
+
+def test_sigterm_stops_every_rank_and_elastic_restarts_finish_the_run(tiny_data, tmp_path):
+    """The 8p launcher with --max_restarts 2, 2 CPU processes: SIGTERM to rank 1 alone stops both ranks after
+    the same step with rank 0's checkpoint; torchrun restarts them and they resume by themselves; a SIGKILL of
+    rank 1 later costs a second restart. The job ends with exit 0 and the weights of a run never stopped."""
+    steps = 30
+    run = ["--data_path", tiny_data, "--val_dir", "OTHER_lmdb", "--epochs", "1", "--stop_step", str(steps),
+           "--dist_timeout", "30", *COMMON]
+    cmd = ["bash", "test/train_full_8p.sh", "--nproc", "2", "--max_restarts", "2", "--master_port",
+           str(29900 + os.getpid() % 40), "--npu", "97", *run, "--output_dir", str(tmp_path / "stopped")]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+    def step(line):
+        return int(line.split("][")[1].split("/")[0]) if line.startswith("Epoch: [0][") else -1
+
+    # (what to wait for, what to send rank 1 then)
+    lines, plan = [], [(lambda l: step(l) >= 5, signal.SIGTERM), (lambda l: l.startswith("torchrun restart 1 "), None),
+                       (lambda l: step(l) >= 0, signal.SIGKILL)]
+    for line in proc.stdout:
+        lines.append(line)
+        if plan and plan[0][0](line):
+            if plan[0][1] is not None:
+                os.kill(worker_pid(proc.pid, 1), plan[0][1])
+            plan.pop(0)
+    out = "".join(lines)
+    assert proc.wait(timeout=300) == 0 and not plan, out[-4000:]
+    stopped = [l for l in lines if l.startswith("Stopped by SIGTERM after global step ")]
+    assert len(stopped) == 1, out[-4000:]   # logged by rank 0: the ranks agreed to stop after one step
+    assert "torchrun restart 1 of at most 2: continuing from the last checkpoint" in out
+    assert "torchrun restart 2 of at most 2: continuing from the last checkpoint" in out
+    assert "Worker restarts (--max_restarts) : 2" in out
+    ckpt = load_training_checkpoint(str(tmp_path / "stopped" / "checkpoint.pth"))
+    assert ckpt["global_step"] == steps
+    plain = torchrun(run + ["--output_dir", str(tmp_path / "plain")])
+    out, _ = plain.communicate(timeout=300)
+    assert plain.returncode == 0, out[-3000:]
+    ref = load_training_checkpoint(str(tmp_path / "plain" / "checkpoint.pth"))["model"]
+    for k, v in ref.items():
+        torch.testing.assert_close(ckpt["model"][k], v, rtol=0, atol=1e-6, msg=k)
+
+
+def test_ranks_that_would_start_at_different_steps_refuse(tiny_data, tmp_path, monkeypatch):
+    """--resume auto on two nodes, each with its own --output_dir: one rank finds a checkpoint at step 5, another
+    none. The reduction all ranks run before the first step (faked here) shows it: one clear error on each."""
+    monkeypatch.setattr(distributed, "max_over_ranks", lambda values: [5.0, 0.0])
+    with pytest.raises(UserError, match=r"the ranks start at different steps \(0 to 5\): every rank must load the "
+                                        r"same checkpoint; on several nodes put --output_dir on a filesystem"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            main.main(main.get_args_parser().parse_args(["--data_path", tiny_data, "--output_dir", str(tmp_path / "o"),
+                                                         *COMMON]))
+    assert not (tmp_path / "o").exists()  # nothing written: the folder it made is gone

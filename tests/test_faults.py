@@ -1,10 +1,12 @@
-"""Fault campaign: SIGKILL at random points + --resume auto, NaN steps, a full disk during a save."""
+"""Fault campaign: SIGKILL at random points + --resume auto, SIGTERM / SIGINT, NaN steps and NaN checkpoints,
+a full disk during a save, the output folder's lock."""
 import contextlib
 import errno
 import glob
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +21,8 @@ import utils.engine
 from conftest import ROOT, TINY_MODEL
 from utils.checkpoint import load_training_checkpoint
 from utils.errors import UserError
+from utils.run_lock import LOCK_NAME, claim_output_dir
+from utils.signals import Interrupted
 
 # fp32, 2 epochs x 30 steps at batch 16, a checkpoint every 4 steps (and at each epoch end).
 RUN = ["--epochs", "2", "--max_step", "30", "--batch_size", "16", "--opt_level", "O0", "--print_freq", "1",
@@ -44,43 +48,75 @@ def assert_all_checkpoints_readable(out_dir):
         load_training_checkpoint(path)  # raises on a torn or corrupt file
 
 
-def test_sigkill_campaign_resumes_to_identical_weights(tiny_data, tmp_path):
-    ref_dir, run_dir = tmp_path / "reference", tmp_path / "killed"
-    cmd = [sys.executable, "main.py", "--data_path", tiny_data, "--resume", "auto", *RUN, "--output_dir"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")  # same threads, same float sums
-    subprocess.run(cmd + [str(ref_dir)], cwd=ROOT, env=env, check=True, capture_output=True)
-    cmd.append(str(run_dir))
+ENV = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")  # same threads, same float sums
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_data, tmp_path_factory):
+    """The weights of the uninterrupted run that every interrupted one must end with."""
+    ref_dir = tmp_path_factory.mktemp("reference")
+    subprocess.run([sys.executable, "main.py", "--data_path", tiny_data, *RUN, "--output_dir", str(ref_dir)],
+                   cwd=ROOT, env=ENV, check=True, capture_output=True)
+    return load_training_checkpoint(str(ref_dir / "checkpoint.pth"))
+
+
+def assert_same_weights(run_dir, ref):
+    got = load_training_checkpoint(str(run_dir / "checkpoint.pth"))
+    assert got["global_step"] == ref["global_step"] == STEPS
+    for k, v in ref["model"].items():
+        torch.testing.assert_close(got["model"][k], v, rtol=0, atol=1e-6, msg=k)
+
+
+def signal_after(proc, step, signum, rng=None):
+    """Send signum to proc once its log passes global step `step` (SIGKILL: right away or a little later,
+    sometimes in the middle of writing a checkpoint) -> (output, seconds from the signal to the exit)."""
+    out, sent = [], None
+    for line in proc.stdout:
+        out.append(line)
+        if sent is None and line.startswith("Epoch: [") and global_step(line) >= step:
+            if rng is not None and rng.random() < 0.5:
+                time.sleep(rng.uniform(0, 0.05))
+            proc.send_signal(signum)
+            sent = time.time()
+            if signum == signal.SIGKILL:
+                break
+    proc.wait()
+    proc.stdout.close()
+    assert sent is not None, f"run ended before step {step}: " + "".join(out)[-2000:]
+    return "".join(out), time.time() - sent
+
+
+def test_sigkill_campaign_and_sigterm_resume_to_identical_weights(tiny_data, tmp_path, reference):
+    """Nine SIGKILLs at random steps, then a SIGTERM (saves the step it reached, exit 143 within 30 s, no
+    traceback), then a plain --resume auto to the end: the weights of a run never stopped."""
+    run_dir = tmp_path / "killed"
+    cmd = [sys.executable, "main.py", "--data_path", tiny_data, "--resume", "auto", *RUN, "--output_dir", str(run_dir)]
     rng = np.random.default_rng(2026)
     kill_at = sorted(rng.choice(np.arange(2, STEPS - 2), 10, replace=False))
     starts_with_checkpoint, resumed = [], []
     for target in kill_at:
         starts_with_checkpoint.append(bool(glob.glob(os.path.join(run_dir, "*.pth"))))
-        resumed.append(False)
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
-            if line.startswith("--resume auto: continuing from"):
-                resumed[-1] = True
-            if line.startswith("Epoch: [") and global_step(line) >= target:
-                # Kill right away, or a little later: sometimes in the middle of writing a checkpoint.
-                if rng.random() < 0.5:
-                    time.sleep(rng.uniform(0, 0.05))
-                proc.send_signal(signal.SIGKILL)
-                break
-        proc.wait()
-        proc.stdout.close()
-        assert proc.returncode == -signal.SIGKILL, f"run ended before step {target}"
+        signum = signal.SIGTERM if target == kill_at[-1] else signal.SIGKILL
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out, seconds = signal_after(proc, target, signum, rng if signum == signal.SIGKILL else None)
+        resumed.append("--resume auto: continuing from" in out)
         assert_all_checkpoints_readable(run_dir)
+        if signum == signal.SIGKILL:
+            assert proc.returncode == -signal.SIGKILL
+            continue
+        assert proc.returncode == 143 and seconds < 30 and "Traceback" not in out, out[-3000:]
+        stopped = [line for line in out.splitlines() if line.startswith("Stopped by SIGTERM after global step ")]
+        assert len(stopped) == 1 and stopped[0].endswith(f"--output_dir {run_dir} --resume auto"), out[-2000:]
+        reached = int(stopped[0].split("global step ")[1].split(":")[0])
+        assert reached >= target and load_training_checkpoint(str(run_dir / "checkpoint.pth"))["global_step"] == reached
+        assert not (run_dir / LOCK_NAME).exists()
     # Every start resumed from a checkpoint when one was there (early kills can come before the first).
     assert resumed == starts_with_checkpoint and sum(resumed) >= 8
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "--resume auto: continuing from" in done.stdout
+    assert f"(global step {reached})" in done.stdout
     assert not glob.glob(os.path.join(run_dir, "*.tmp*"))
-    ref, got = load_training_checkpoint(str(ref_dir / "checkpoint.pth")), load_training_checkpoint(
-        str(run_dir / "checkpoint.pth"))
-    assert got["global_step"] == ref["global_step"] == STEPS
-    for k, v in ref["model"].items():
-        torch.testing.assert_close(got["model"][k], v, rtol=0, atol=1e-6, msg=k)
+    assert_same_weights(run_dir, reference)
 
 
 def test_resume_auto_skips_a_corrupt_checkpoint(tiny_data, tmp_path):
@@ -93,6 +129,78 @@ def test_resume_auto_skips_a_corrupt_checkpoint(tiny_data, tmp_path):
     assert f"warning: --resume auto skips {tmp_path}/checkpoint.pth: cannot read checkpoint" in out
     assert f"removing {tmp_path}/checkpoint.pth.tmp999" in out
     assert f"Resumed {tmp_path}/model_best.pth at epoch 0, step {best['step']}" in out
+
+
+def test_sigint_in_process_saves_the_step_reached(tiny_data, tmp_path, monkeypatch):
+    calls, real_loss = {"n": 0}, utils.engine.ctc_loss
+
+    def interrupted_loss(*args):  # Ctrl-C arrives in the middle of the 5th step
+        calls["n"] += 1
+        if calls["n"] == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_loss(*args)
+
+    monkeypatch.setattr(utils.engine, "ctc_loss", interrupted_loss)
+    with pytest.raises(Interrupted) as stop:
+        run_main(["--data_path", tiny_data, "--output_dir", str(tmp_path), *RUN, "--save_every_steps", "0"])
+    assert stop.value.exit_code == 130 and calls["n"] == 5
+    assert load_training_checkpoint(str(tmp_path / "checkpoint.pth"))["global_step"] == 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "metrics.csv"]  # no lock, no validation
+
+
+def test_resume_auto_skips_checkpoints_with_nan_for_the_previous_one(tiny_data, tmp_path):
+    # Saves at step 4 and at the end (6): checkpoint.pth (6), checkpoint_prev.pth (4), model_best.pth (6).
+    run_main(["--data_path", tiny_data, "--output_dir", str(tmp_path), "--stop_step", "6", *RUN])
+    assert load_training_checkpoint(str(tmp_path / "checkpoint_prev.pth"))["global_step"] == 4
+    last = load_training_checkpoint(str(tmp_path / "checkpoint.pth"))
+    last["model"]["rnn.1.embedding.weight"][0, 0] = float("nan")                      # diverged weights
+    torch.save(last, tmp_path / "checkpoint.pth")
+    best = load_training_checkpoint(str(tmp_path / "model_best.pth"))
+    next(iter(best["optimizer"]["state"].values()))["exp_avg"].fill_(float("inf"))   # diverged Adam moments
+    torch.save(best, tmp_path / "model_best.pth")
+    _, out = run_main(["--data_path", tiny_data, "--output_dir", str(tmp_path), "--resume", "auto", "--stop_step",
+                       "7", *RUN])
+    assert f"warning: --resume auto skips {tmp_path}/checkpoint.pth: NaN or inf in 1 tensors (first: model.rnn.1" in out
+    assert f"warning: --resume auto skips {tmp_path}/model_best.pth: NaN or inf in 1 tensors (first: optimizer." in out
+    assert f"--resume auto: continuing from {tmp_path}/checkpoint_prev.pth" in out
+    assert "(global step 4)" in out
+    assert load_training_checkpoint(str(tmp_path / "checkpoint.pth"))["global_step"] == 7
+
+
+def test_one_output_folder_one_run(tmp_path):
+    folder, logged = tmp_path / "new" / "run", []
+    with claim_output_dir(str(folder), logged.append):
+        pid, host, start = (folder / LOCK_NAME).read_text().split()
+        assert (pid, host) == (str(os.getpid()), socket.gethostname()) and start.isdigit()
+        # A second run, here or in another process, is refused with the holder's pid.
+        with pytest.raises(UserError, match=rf"--output_dir {folder} is in use by another run \(pid {os.getpid()} on"):
+            with claim_output_dir(str(folder), logged.append):
+                pass
+        assert (folder / LOCK_NAME).exists()
+    assert not (tmp_path / "new").exists()          # released, and the folders it made held nothing: gone
+    # A lock left by a process that is gone (SIGKILL) is taken over with a warning; files written stay.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    folder.mkdir(parents=True)
+    (folder / LOCK_NAME).write_text(f"{dead.pid} {socket.gethostname()}\n")
+    with claim_output_dir(str(folder), logged.append):
+        (folder / "checkpoint.pth").write_bytes(b"x")
+    # A live pid that another process holds now (a restarted container reuses small pids): a start time that
+    # is not its own shows the lock's process is gone.
+    (folder / LOCK_NAME).write_text(f"{os.getpid()} {socket.gethostname()} 1\n")
+    with claim_output_dir(str(folder), logged.append):
+        pass
+    assert logged == [f"warning: taking over {folder / LOCK_NAME}: the run that held it (pid {pid}) is gone"
+                      for pid in (dead.pid, os.getpid())]
+    assert os.listdir(folder) == ["checkpoint.pth"]
+    # Another host's lock cannot be checked: refused, the fix named. Ranks other than 0 hold nothing.
+    (folder / LOCK_NAME).write_text("1 other-host\n")
+    with pytest.raises(UserError, match="pid 1 on other-host"):
+        with claim_output_dir(str(folder), logged.append):
+            pass
+    with claim_output_dir(str(tmp_path / "rank1"), logged.append, hold=False):
+        assert not (tmp_path / "rank1").exists()
 
 
 class InfiniteGrad(torch.autograd.Function):

@@ -1,5 +1,6 @@
 """The 1p launchers: flag parsing (both --flag=value and --flag value), logs and summaries."""
 import os
+import signal
 import subprocess
 
 import pytest
@@ -51,3 +52,21 @@ def test_launcher_errors(tmp_path):
     assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
     out = subprocess.run(["bash", "test/train_full_1p.sh", "--epochs"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "--epochs needs a value" in out.stderr
+
+
+def test_launcher_passes_sigterm_on_and_reports_it(tiny_data, tmp_path):
+    """A scheduler that signals only the launcher's pid: the run still saves the step it reached, exit 143."""
+    cmd = ["bash", "test/train_full_1p.sh", "--data_path", tiny_data, "--npu", "90", "--output_dir", str(tmp_path),
+           "--batch_size", "16", "--print_freq", "1", "--cnn_width", "8", "--hidden_size", "16", "--device", "cpu",
+           "--workers", "0"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("Epoch: [0][  3/"):
+            proc.send_signal(signal.SIGTERM)
+    out = "".join(lines)
+    assert proc.wait(timeout=60) == 143, out[-3000:]
+    assert "Stopped by SIGTERM after global step" in out and "Traceback" not in out
+    assert "error: training stopped by a signal (status 143) after saving its checkpoint" in out
+    assert os.path.isfile(tmp_path / "checkpoint.pth")

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.lmdb_format import LmdbWriter  # noqa: E402
 from utils.cli import Parser, existing_dir, existing_file, path_text, run_cli  # noqa: E402
 from utils.errors import UserError  # noqa: E402
-from utils.files import check_creatable_dir, read_text  # noqa: E402
+from utils.files import check_creatable_dir, make_dirs, read_text, remove_empty_dirs  # noqa: E402
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -73,7 +73,8 @@ def create_dataset(input_dir, gt_file, output, progress=True):
         raise UserError(f"no entries: {gt_file or input_dir} lists no images")
     skipped = collections.Counter()
     tmp = f"{output.rstrip(os.sep)}.tmp{os.getpid()}"
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    created = make_dirs(os.path.dirname(os.path.abspath(output)), "--output's folder")
+    written = 0
     try:
         with LmdbWriter(tmp) as writer:
             for rel, label in tqdm(entries, desc="create lmdb", unit="img", disable=not progress, mininterval=2):
@@ -85,6 +86,8 @@ def create_dataset(input_dir, gt_file, output, progress=True):
             os.replace(tmp, output)  # POSIX rename also replaces an existing empty folder
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not written:  # the folders made for an output that was never written
+            remove_empty_dirs(created)
     return written, skipped
 
 

@@ -1,11 +1,16 @@
 """The one checkpoint schema, written atomically, read with clear errors.
 
     {"model", "optimizer", "lr_scheduler", "scaler", "epoch", "step", "global_step",
-     "best_acc", "model_args", "alphabet", "img_w", "rng"[, "ema"]}
+     "best_acc", "model_args", "alphabet", "img_w", "width_range", "rng"[, "ema"]}
 
 `epoch` and `step` say where training resumes (steps already done in that
-epoch; the sampler replays the rest of that epoch's order). Weights are stored
-without DDP's `module.` prefix. With --ema, "ema" holds {"weights", "updates"}
+epoch; the sampler replays the rest of that epoch's order). `width_range` is
+the [min_w, max_w] of the own-width rule the run trained with ([w, w]: a fixed
+width w; absent in older checkpoints, trained at the fixed `img_w`); `img_w`
+is the fixed width of the recipe's ONNX/.om chain. Weights are stored
+without DDP's `module.` prefix. Each save of checkpoint.pth keeps the file it
+replaces as checkpoint_prev.pth, the fallback of --resume auto when the newest
+holds NaN/inf. With --ema, "ema" holds {"weights", "updates"}
 of the averaged model: evaluation, export, prediction and fine-tuning use those
 weights, resuming uses both. The shipped model (weights/) keeps only "model",
 "model_args", "alphabet" and "img_w", in fp16.
@@ -40,15 +45,23 @@ def strip_prefixes(state_dict):
     return out
 
 
-def save_checkpoint(state, path):
+def previous_path(path):
+    """checkpoint.pth -> checkpoint_prev.pth: the save before the last one."""
+    return f"{os.path.splitext(path)[0]}_prev.pth"
+
+
+def save_checkpoint(state, path, keep_previous=False):
     """Write to a temp file, flush and fsync, then rename: a crash never leaves a torn file, and a
-    failed write (disk full) leaves the previous checkpoint as it was."""
+    failed write (disk full) leaves the previous checkpoint as it was. keep_previous: the file being
+    replaced becomes previous_path(path), a fallback for --resume auto if the new one holds NaN/inf."""
     tmp = f"{path}.tmp{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
+        if keep_previous and os.path.isfile(path):
+            _keep_previous(path)
         os.replace(tmp, path)
     except BaseException as e:
         if os.path.exists(tmp):
@@ -64,6 +77,18 @@ def save_checkpoint(state, path):
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _keep_previous(path):
+    prev = previous_path(path)
+    link = f"{prev}.tmp{os.getpid()}"
+    try:  # a hard link keeps `path` in place: at no moment is there no checkpoint.pth
+        os.link(path, link)
+        os.replace(link, prev)
+    except OSError:  # a filesystem without hard links
+        if os.path.exists(link):
+            os.remove(link)
+        os.replace(path, prev)
 
 
 def _os_error(e):
@@ -117,6 +142,10 @@ def check_metadata(ckpt, path):
     img_w = ckpt.get("img_w", 100)
     if not isinstance(img_w, int) or not 16 <= img_w <= 4096:
         raise UserError(f"{path}: img_w {img_w!r} is not an input width in 16..4096")
+    width_range = ckpt.get("width_range", [img_w, img_w])
+    if (not isinstance(width_range, (list, tuple)) or len(width_range) != 2
+            or not all(isinstance(v, int) and 16 <= v <= 4096 for v in width_range) or width_range[0] > width_range[1]):
+        raise UserError(f"{path}: width_range {str(width_range)[:60]} is not [min_w, max_w] in 16..4096")
     if not isinstance(ckpt.get("model"), dict):
         raise UserError(f"{path}: 'model' is not a state_dict")
 
@@ -126,9 +155,16 @@ def inference_weights(ckpt):
     return ckpt["ema"]["weights"] if "ema" in ckpt else ckpt["model"]
 
 
+def non_finite_tensors(tree, prefix=""):
+    """Names of the floating-point tensors holding NaN or inf in nested dicts / lists of tensors."""
+    if isinstance(tree, torch.Tensor):
+        return [prefix] if tree.is_floating_point() and not bool(torch.isfinite(tree).all()) else []
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else []
+    return [name for k, v in items for name in non_finite_tensors(v, f"{prefix}.{k}" if prefix else str(k))]
+
+
 def load_model_weights(model, state_dict, path):
-    bad = [k for k, v in state_dict.items()
-           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = non_finite_tensors(state_dict)
     if bad:
         raise UserError(f"{path} has non-finite weights (NaN or inf) in {len(bad)} tensors (first: {bad[0]}): the "
                         "model is unusable, e.g. a diverged run; use an earlier checkpoint")
@@ -158,11 +194,13 @@ def set_rng_state(state):
     random.setstate((version, tuple(internal), gauss_next))
 
 
-def find_resumable(output_dir, log=print):
+def find_resumable(output_dir, log=print, remove_stale=True):
     """--resume auto: (path, loaded checkpoint) of the readable training checkpoint (*.pth with
-    optimizer state) in output_dir that is furthest along, or (None, None). Unreadable files are
-    skipped with a warning; temp files left by a crash in the middle of a save are removed."""
-    for stale in glob.glob(os.path.join(output_dir, "*.pth.tmp*")):
+    optimizer state) in output_dir that is furthest along, or (None, None). Unreadable files and
+    files with NaN/inf weights or optimizer state are skipped with a warning (checkpoint_prev.pth is
+    then the fallback); temp files left by a crash in the middle of a save are removed (remove_stale:
+    only by the run that holds the folder, utils/run_lock.py, never by an --eval_only beside it)."""
+    for stale in glob.glob(os.path.join(output_dir, "*.pth.tmp*")) if remove_stale else []:
         log(f"removing {stale}: an unfinished checkpoint write from a crashed run")
         try:
             os.remove(stale)
@@ -177,6 +215,12 @@ def find_resumable(output_dir, log=print):
             continue
         if "optimizer" not in ckpt:
             continue
+        bad = non_finite_tensors({"model": ckpt["model"], "ema": ckpt.get("ema", {}),
+                                  "optimizer": ckpt["optimizer"].get("state", {})})
+        if bad:
+            log(f"warning: --resume auto skips {path}: NaN or inf in {len(bad)} tensors (first: {bad[0]}), "
+                "e.g. a diverged run")
+            continue
         key = (ckpt.get("global_step", 0), os.path.getmtime(path))
         if best is None or key > best[0]:
             best = (key, path, ckpt)
@@ -186,7 +230,7 @@ def find_resumable(output_dir, log=print):
 def start_checkpoint(resume, finetune, output_dir, eval_only, log):
     """-> (loaded checkpoint or None, its path): --resume (or auto) or --finetune."""
     if resume == "auto":
-        resume, ckpt = find_resumable(output_dir, log) if os.path.isdir(output_dir) else (None, None)
+        resume, ckpt = find_resumable(output_dir, log, not eval_only) if os.path.isdir(output_dir) else (None, None)
         log(f"--resume auto: continuing from {resume}" if resume else
             f"--resume auto: no checkpoint in {output_dir}, starting from scratch")
         if resume is None and eval_only:

@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 
 BACKENDS = {"npu": "hccl", "cuda": "nccl", "cpu": "gloo"}
+_host_group = None  # gloo group for host-side flags when the default group runs on a device
 
 
 def env_local_rank():
@@ -22,6 +23,11 @@ def env_rank():
     return int(os.environ.get("RANK", 0))
 
 
+def restart_count():
+    """How often torchrun (--max_restarts) has restarted this worker group: 0 on the first attempt."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0))
+
+
 def launched_by_torchrun():
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
@@ -29,13 +35,22 @@ def launched_by_torchrun():
 def init_distributed(device, timeout_s):
     """Join the torchrun process group (a group of one too: `torchrun --nproc_per_node 1` runs the DDP
     code path). A finite timeout makes the survivors of a dead rank fail instead of hanging; torchrun
-    then stops the job and reports the rank that died."""
+    then stops the job and reports the rank that died (or, with --max_restarts, starts it again)."""
     if not launched_by_torchrun():
         return
     kwargs = {"timeout": datetime.timedelta(seconds=timeout_s)}
     if device.type != "cpu":
         kwargs["device_id"] = device
+    if restart_count() and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        # torchrun's static rendezvous (--master_addr/--master_port) keeps its store across restarts: a key
+        # prefix per attempt, or the new ranks could read the addresses the dead ones left there.
+        store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                              timeout=kwargs["timeout"])
+        kwargs.update(store=dist.PrefixStore(f"restart_{restart_count()}", store), rank=env_rank(),
+                      world_size=int(os.environ["WORLD_SIZE"]))
     dist.init_process_group(BACKENDS[device.type], **kwargs)
+    global _host_group
+    _host_group = dist.new_group(backend="gloo", timeout=kwargs["timeout"]) if device.type != "cpu" else None
 
 
 def destroy(wait_for_peers=True):
@@ -44,7 +59,9 @@ def destroy(wait_for_peers=True):
             # Rank 0 still saves and writes tables after the last collective; a peer that tears its gloo
             # sockets down meanwhile can abort the other's reader thread (SIGABRT). Leave together.
             dist.barrier()
+        global _host_group
         dist.destroy_process_group()
+        _host_group = None
 
 
 def is_dist():
@@ -76,13 +93,15 @@ def all_reduce_sum(values, device):
     return t.tolist()
 
 
-def any_rank(flag, device):
-    """True on every rank when it is True on any (so that all ranks stop at the same step)."""
+def max_over_ranks(values):
+    """The element-wise maximum of a list of numbers over all ranks, on every rank (so that all ranks
+    take the same decision, e.g. to stop after this step). One process: the values as they are.
+    A CPU tensor on a gloo group: a per-step call never waits for the device's queued work."""
     if not is_dist():
-        return flag
-    t = torch.tensor([float(flag)], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+        return list(values)
+    t = torch.tensor([float(v) for v in values])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=_host_group)
+    return t.tolist()
 
 
 def gather_lists(items):

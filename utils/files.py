@@ -64,5 +64,36 @@ def check_creatable_dir(path, what):
     while not os.path.exists(ancestor):
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
-        raise UserError(f"{what} {path} cannot be created: {ancestor} is a file")
+        raise UserError(f"cannot create {what} {path}: {ancestor} is a file")
     _probe_writable(ancestor, f"folder {ancestor} (for {what})")
+
+
+def make_dirs(path, what):
+    """Create path and its missing parents -> the folders this call created, outermost first (a folder
+    another process creates at the same moment is not counted: it is not ours to remove)."""
+    missing, folder = [], os.path.abspath(path)
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    created = []
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+            created.append(folder)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            remove_empty_dirs(created)
+            raise UserError(f"cannot create {what} {path}: {e.strerror}") from None
+    return created
+
+
+def remove_empty_dirs(created):
+    """Undo make_dirs where nothing was written: innermost first, a folder that holds files stays."""
+    for folder in reversed(created):
+        try:
+            os.rmdir(folder)
+        except FileNotFoundError:  # removed already, with its contents
+            continue
+        except OSError:
+            return
