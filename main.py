@@ -15,22 +15,22 @@ import torch
 
 from datasets.loaders import eval_loader, resolve_dir, stream_loader, train_loader
 from datasets.synth_build import ensure_synthetic
+from datasets.transforms import choose_width
 from models import CRNN
 from models.crnn import output_length
 from utils import distributed as dist
 from utils.checkpoint import inference_weights, load_model_weights, start_checkpoint
-from utils.cli import Parser, existing_dir, float_range, int_range, path_text, run_cli
+from utils.cli import Parser, add_width_args, existing_dir, float_range, int_range, path_text, run_cli
 from utils.device import amp_dtype, select_device, use_channels_last, use_pinned_memory
 from utils.engine import evaluate
 from utils.errors import UserError
 from utils.eval_report import find_eval_sets, format_table, make_rows, write_predictions, write_tables
-from utils.files import prepare_output_dir
+from utils.files import check_creatable_dir
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
 from utils.recipes import default_workers, describe, resolve_recipe
+from utils.run_lock import claim_output_dir
+from utils.signals import Interrupted, stop_on_signals
 from utils.training import fit
-
-MIN_IMG_W = 16  # 5 output steps; narrower inputs cannot hold a word (the pooling needs at least 4 px)
-
 
 def loss_scale_type(text):
     if text != "dynamic":
@@ -63,8 +63,7 @@ def get_args_parser():
                    help="folder with the generator's fonts/latin, dicts/en.txt, images (default: "
                         "$CRNN_SYNTH_ASSETS, else the trdg wheel)")
     d.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")
-    d.add_argument("--img_w", type=int_range(MIN_IMG_W, 4096), default=100,
-                   help="input width (height is 32); the model emits img_w/4+1 steps")
+    add_width_args(d, training=True)
     d.add_argument("--workers", type=int_range(0, 64, zero="load in the training process"), default=None,
                    help="loader processes per device (default: 1 on CPU, the node's cores / devices otherwise)")
     m = p.add_argument_group("model")
@@ -88,7 +87,9 @@ def get_args_parser():
                    help="max gradient norm; preset: 0 seed, 5 cpu")
     t.add_argument("--ema", type=float_range(0, 1, hi_open=True, zero="off"), default=0.0,
                    help="decay of an exponential moving average of the weights, evaluated and exported (e.g. 0.999)")
-    t.add_argument("--max_bad_steps", type=int_range(1), default=20, help="stop after this many non-finite steps in a row")
+    t.add_argument("--max_bad_steps", type=int_range(1), default=20,
+                   help="stop after this many non-finite steps in a row (counted on the device, so the stop "
+                        "comes at the next log line, --print_freq, or checkpoint)")
     t.add_argument("--seed", type=int_range(0, 2 ** 32 - 1), default=1234, help="weights, shuffling and the stream")
     a = p.add_argument_group("device and precision")
     a.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"],
@@ -100,6 +101,8 @@ def get_args_parser():
     a.add_argument("--opt_level", default="O2", choices=["O0", "O1", "O2"], help="apex names: O0 = fp32, O1/O2 = --amp")
     a.add_argument("--loss_scale", type=loss_scale_type, default=None,
                    help="fp16 loss scale: 'dynamic' or a static start value that only backs off; preset: 128 seed")
+    a.add_argument("--compile", action="store_true",
+                   help="torch.compile the training step's model (slower start, faster steps on a GPU)")
     a.add_argument("--dist_timeout", type=int_range(1, 7 * 86400), default=300,
                    help="seconds before ranks give up on a dead peer")
     r = p.add_argument_group("run control and output")
@@ -149,15 +152,31 @@ def validate(args):
             resolve_dir(args.data_path, args.train_dir, "training")
     if args.eval_only:
         table_dir = args.output_dir if args.resume == "auto" else os.path.dirname(os.path.abspath(args.resume))
-        prepare_output_dir(table_dir, "folder for the evaluation tables")
+        check_creatable_dir(table_dir, "folder for the evaluation tables")
     else:
-        prepare_output_dir(args.output_dir)
+        check_creatable_dir(args.output_dir, "--output_dir")  # created by main() (and removed if left empty)
 
 
 def main(args):
     validate(args)
-    device = select_device(args.device, dist.env_local_rank() if dist.launched_by_torchrun() else args.npu)
     log = print if dist.env_rank() == 0 else (lambda *a, **k: None)
+    # Global rank 0 alone writes to --output_dir, so it alone creates and locks it (the other ranks of
+    # the job must not refuse each other); a run that fails before it writes anything leaves no folder.
+    owner = not args.eval_only and dist.env_rank() == 0
+    with stop_on_signals(), claim_output_dir(args.output_dir, log, hold=owner):
+        return start(args, log)
+
+
+def start(args, log):
+    """Device, checkpoint, alphabet, recipe and data, then run() on every rank."""
+    device = select_device(args.device, dist.env_local_rank() if dist.launched_by_torchrun() else args.npu)
+    if dist.restart_count() and not args.eval_only:  # torchrun --max_restarts started this worker again
+        saved = os.path.isfile(os.path.join(args.output_dir, "checkpoint.pth"))
+        most = os.environ.get("TORCHELASTIC_MAX_RESTARTS", "?")
+        log(f"torchrun restart {dist.restart_count()} of at most {most}: "
+            + ("continuing from the last checkpoint" if saved else "no checkpoint yet, starting as before"))
+        if saved:
+            args = argparse.Namespace(**{**vars(args), "resume": "auto", "finetune": None})
     ckpt, source = start_checkpoint(args.resume, args.finetune, args.output_dir, args.eval_only, log)
     alphabet = load_alphabet(args.alphabet)
     if ckpt and ckpt["alphabet"] != alphabet:
@@ -184,6 +203,9 @@ def main(args):
     dist.init_distributed(device, args.dist_timeout)
     try:
         result = run(args, device, data_path, alphabet, ckpt, source, recipe)
+    except Interrupted:
+        dist.destroy()  # every rank stopped after the same step: leave together
+        raise
     except BaseException:
         dist.destroy(wait_for_peers=False)  # a peer may be dead: no barrier
         raise
@@ -212,11 +234,16 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe):
     workers = args.workers if args.workers is not None else default_workers(
         device.type, os.cpu_count() or 1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     pin = use_pinned_memory(device)
-    max_len = output_length(args.img_w)
+    # Widths in a handful of sizes on an accelerator: cuDNN autotunes each new input shape.
+    step = args.width_step or (32 if device.type != "cpu" and not args.eval_only else None)
+    width = choose_width(args.img_w, args.fixed_width, args.min_w, args.max_w, step,
+                         ckpt.get("img_w", 100) if ckpt else 100, ckpt.get("width_range") if ckpt else None)
+    max_len = output_length(width.max_w)
     val_names = find_eval_sets(data_path, args.train_dir) if args.eval_all else args.val_dir
-    val_loaders = {name: eval_loader(resolve_dir(data_path, name, "evaluation"), converter, max_len, args.img_w,
+    val_loaders = {name: eval_loader(resolve_dir(data_path, name, "evaluation"), converter, max_len, width,
                                      hp["batch_size"], workers, world, rank, log, pin) for name in val_names}
     log(f"Device: {device}, world size {world}, precision {dtype or torch.float32}, channels_last {channels_last}")
+    log(f"Input: {width.describe()}")
     table_dir = os.path.dirname(os.path.abspath(source)) if args.eval_only and source else args.output_dir
 
     def validate_model(net, name_suffix=""):
@@ -244,13 +271,13 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe):
         log(f"Accuracy: {acc:.4f}")
         return acc
     log(describe(*recipe))
-    loader_args = (converter, max_len, args.img_w, hp["batch_size"], workers, world, rank, args.seed, log, pin)
+    loader_args = (converter, max_len, width, hp["batch_size"], workers, world, rank, args.seed, log, pin)
     if args.synth_stream:
         loader = stream_loader(args.synth_train, *loader_args, assets=args.synth_assets)
     else:
         loader = train_loader(resolve_dir(data_path, args.train_dir, "training"), *loader_args)
     return fit(args, hp, model, model_args, converter, loader, validate_model, device, dtype, channels_last, ckpt,
-               source, log)
+               source, log, width)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 label.txt has `test_<i>.bin:<label>` lines (parse_testdata.py); the result for
 test_<i>.bin is <result_dir>/test_<i>_0.bin, float32 [T, 1, C] (T = 26, C = 37
-at the defaults). Prints each miss, then rightNum, totalNum, accuracy_rate and
+at the defaults; with --dynamic_width T = W/4+1 follows each file's size). Prints each miss, then rightNum, totalNum, accuracy_rate and
 the `Accuracy:` line.
 """
 import os
@@ -44,6 +44,8 @@ def get_args_parser():
     p.add_argument("label_file", type=existing_file)
     p.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")
     p.add_argument("--img_w", type=int_range(16, 4096), default=100, help="the model's input width")
+    p.add_argument("--dynamic_width", action="store_true",
+                   help="results of a --dynamic_width model: the steps of each file follow from its size")
     return p
 
 
@@ -63,11 +65,14 @@ def main(args):
     for result, (_, label) in expected.items():
         path = os.path.join(args.result_dir, result)
         nbytes = os.path.getsize(path)
-        if nbytes != steps * classes * 4:
-            bad_shape.append(f"{result} ({nbytes} bytes, expected {steps}x1x{classes} float32 = {steps * classes * 4})")
+        t = max(nbytes // (classes * 4), output_length(16)) if args.dynamic_width else steps
+        if nbytes != t * classes * 4:
+            bad_shape.append(f"{result} ({nbytes} bytes, expected " + (
+                f"Tx1x{classes} float32, T >= {output_length(16)})" if args.dynamic_width else
+                f"{steps}x1x{classes} float32 = {steps * classes * 4})"))
             continue
         out = np.fromfile(path, dtype=np.float32)
-        pred = converter.decode(out.reshape(steps, 1, classes))[0][0]
+        pred = converter.decode(out.reshape(t, 1, classes))[0][0]
         ok, _ = score(pred, label)
         right += ok
         if not ok:

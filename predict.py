@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from datasets.transforms import decode_image
-from utils.cli import Parser, existing_file, int_range, path_text, run_cli
+from datasets.transforms import Width, choose_width, decode_image
+from datasets.width_batches import by_width
+from utils.cli import Parser, add_width_args, existing_file, int_range, path_text, run_cli
 from utils.device import amp_dtype, select_device, use_channels_last
 from utils.errors import UserError
 from utils.files import read_text
@@ -48,6 +49,7 @@ def get_args_parser():
     p.add_argument("--alphabet", type=path_text, default=None,
                    help="only for an ONNX model exported without its alphabet (checkpoints carry theirs)")
     p.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"], help=".pth models only")
+    add_width_args(p.add_argument_group("input width (default: the model's own rule)"))
     return p
 
 
@@ -76,15 +78,17 @@ def read_list(path):
 
 
 def load_recognizer(path, device, precision):
-    """-> (fn: float32 array [B, 1, 32, W] -> logits [T, B, C], alphabet or None, img_w, engine description)."""
+    """-> (fn: float32 array [B, 1, 32, W] -> logits [T, B, C], alphabet or None,
+    (img_w, width_range or None, the width of an ONNX input that has a fixed one, else None), engine description)."""
     if path.lower().endswith(".onnx"):
-        from tools.ais_bench_runner import make_session
+        from tools.ais_bench_runner import make_session, onnx_width
         session = make_session(path)
         meta = session.get_modelmeta().custom_metadata_map
         kind = "int8" if "quantization" in meta else "fp32"
-        return (lambda x: torch.from_numpy(session.run(["output1"], {"actual_input_1": x})[0]),
-                meta.get("alphabet"), int(meta.get("img_w", 100)), f"ONNX Runtime {kind}")
-    model, alphabet, img_w = load_crnn(path)
+        width_range = [int(v) for v in meta["width_range"].split(",")] if "width_range" in meta else None
+        return (lambda x: torch.from_numpy(session.run(["output1"], {"actual_input_1": x})[0]), meta.get("alphabet"),
+                (int(meta.get("img_w", 100)), width_range, onnx_width(session)), f"ONNX Runtime {kind}")
+    model, alphabet, img_w, width_range = load_crnn(path)
     dtype = amp_dtype(device, precision == "auto")
     channels_last = use_channels_last(device, False)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
@@ -95,7 +99,7 @@ def load_recognizer(path, device, precision):
         x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             return model(x).float().cpu()
-    return run, alphabet, img_w, f"PyTorch {str(dtype or torch.float32).replace('torch.', '')} on {device}"
+    return run, alphabet, (img_w, width_range, None), f"PyTorch {str(dtype or torch.float32).replace('torch.', '')} on {device}"
 
 
 def closest_word(text, lexicon):
@@ -120,23 +124,40 @@ def read_lexicon(path):
     return words
 
 
-def recognise(paths, recognizer, converter, img_w, batch_size, progress):
-    """-> list of dicts {file, text, confidence} (unreadable images: a warning, no entry)."""
-    results = []
-    for start in tqdm(range(0, len(paths), batch_size), desc="predict", disable=None if progress else True,
+def recognise(paths, recognizer, converter, width, batch_size, progress):
+    """-> list of dicts {file, text, confidence} in input order (unreadable images: a warning, no entry).
+    Images are read a window at a time and batched by width (datasets/width_batches.py)."""
+    results, window = [], 16 * batch_size
+    for start in tqdm(range(0, len(paths), window), desc="predict", disable=None if progress else True,
                       file=sys.stderr, mininterval=2):
-        batch, names = [], []
-        for path in paths[start:start + batch_size]:
+        images, names = [], []
+        for path in paths[start:start + window]:
             try:
                 with open(path, "rb") as f:
-                    batch.append(decode_image(f.read(), 32, img_w))
+                    images.append(decode_image(f.read(), width))
                 names.append(path)
             except (OSError, ValueError) as e:
                 print(f"warning: skipping {path}: {e}", file=sys.stderr, flush=True)
-        if batch:
-            texts, confs = converter.decode(recognizer(np.stack(batch)))
-            results += [{"file": n, "text": t, "confidence": round(c, 4)} for n, t, c in zip(names, texts, confs)]
+        read = [None] * len(images)
+        for group in by_width([x.shape[-1] for x in images], batch_size):
+            texts, confs = converter.decode(recognizer(np.stack([images[i] for i in group])))
+            for i, text, conf in zip(group, texts, confs):
+                read[i] = {"file": names[i], "text": text, "confidence": round(conf, 4)}
+        results += read
     return results
+
+
+def unreadable_error(paths, width, shown=3):
+    """The error when no input could be read: the first files and why (the warnings list every one)."""
+    reasons = []
+    for path in paths[:shown]:
+        try:
+            with open(path, "rb") as f:
+                decode_image(f.read(), width)
+        except (OSError, ValueError) as e:
+            reasons.append(f"{path}: {e}")
+    more = f"; {len(paths) - shown} more" if len(paths) > shown else ""
+    return f"none of the {len(paths)} input images could be read ({'; '.join(reasons)}{more})"
 
 
 def main(args):
@@ -147,15 +168,21 @@ def main(args):
     if not paths:
         raise UserError("no images to read: the inputs list none")
     lexicon = read_lexicon(args.lexicon) if args.lexicon else None
-    recognizer, alphabet, img_w, engine = load_recognizer(model_path, select_device(args.device, 0), args.precision)
+    recognizer, alphabet, (img_w, width_range, onnx_w), engine = load_recognizer(
+        model_path, select_device(args.device, 0), args.precision)
+    if onnx_w is not None and (args.min_w or args.max_w or args.width_step or args.img_w not in (None, onnx_w)):
+        raise UserError(f"{model_path} takes a fixed width of {onnx_w} px: the width flags do not apply (export it "
+                        "with pth2onnx.py --dynamic_width to read words at their own width)")
+    width = Width.fixed(onnx_w) if onnx_w is not None else choose_width(
+        args.img_w, args.fixed_width, args.min_w, args.max_w, args.width_step, img_w, width_range)
     if alphabet is None:  # an ONNX model exported elsewhere: the recipe's alphabet unless told
         alphabet = load_alphabet(args.alphabet or DEFAULT_ALPHABET)
     elif args.alphabet and load_alphabet(args.alphabet) != alphabet:
         raise UserError(f"--alphabet differs from the one {model_path} was trained with ({alphabet!r}): omit it")
-    print(f"Reading {len(paths)} images with {model_path} ({engine})", file=sys.stderr, flush=True)
-    results = recognise(paths, recognizer, LabelConverter(alphabet), img_w, args.batch_size, len(paths) > 1000)
+    print(f"Reading {len(paths)} images with {model_path} ({engine}; {width.describe()})", file=sys.stderr, flush=True)
+    results = recognise(paths, recognizer, LabelConverter(alphabet), width, args.batch_size, len(paths) > 1000)
     if not results:
-        raise UserError(f"none of the {len(paths)} input images could be read (see the warnings above)")
+        raise UserError(unreadable_error(paths, width))
     if lexicon:
         for r in results:
             r["raw_text"], r["text"] = r["text"], closest_word(r["text"], lexicon)

@@ -2,9 +2,13 @@
 
     python3 pth2onnx.py ./checkpoint.pth ./crnn_npu_dy.onnx
     python3 pth2onnx.py ./checkpoint.pth ./crnn_int8.onnx --int8 ./IIIT5K_lmdb   # static int8 (CPU inference)
+    python3 pth2onnx.py weights/crnn.pth ./crnn_dw.onnx --dynamic_width        # words at their own width (ORT)
 
 Input `actual_input_1` float32 [B, 1, 32, 100], output `output1` [26, B, 37],
-dynamic batch axis, opset 11 (ATC's safe range for LSTM is 11-13). The model is
+dynamic batch axis, opset 11 (ATC's safe range for LSTM is 11-13). With
+--dynamic_width the input is [B, 1, 32, W] and the output [W/4+1, B, 37], and the
+model's own-width range goes into its metadata, so that predict.py and the
+runner read each word at its own width (the .om chain keeps the fixed 32x100). The model is
 rebuilt from the checkpoint's model_args; the recipe's / reference
 implementation's state_dicts and DDP (`module.`) checkpoints load too.
 With --int8 the written model is the statically quantised one (see
@@ -21,48 +25,63 @@ from utils.cli import Parser, existing_file, float_range, int_range, path_text, 
 from utils.errors import UserError
 from utils.files import check_output_file
 from utils.model_io import load_crnn
+from datasets.transforms import Width, choose_width
 from utils.onnx_int8 import calibration_images, check_calibration_source, compare, quantize, read_images
 
 OPSET = 11
-TOLERANCE = 1e-4
+TOLERANCE = 1e-4  # of the largest logit (at least 1): LSTM rounding grows with the logits and the steps
 
 
-def export(model, img_w, path, alphabet, opset=OPSET):
-    """TorchScript export, plus the alphabet and input width as ONNX metadata (predict.py reads them)."""
+def export(model, width, path, alphabet, opset=OPSET):
+    """TorchScript export, plus the alphabet and input width(s) as ONNX metadata (predict.py reads them).
+    A fixed `width` gives the recipe's static input width; an own-width rule a dynamic one."""
     import onnx
-    dummy = torch.randn(1, 1, 32, img_w)
+    dummy = torch.randn(1, 1, 32, width.min_w)
+    axes = {"actual_input_1": {0: "batch"}, "output1": {1: "batch"}}
+    if not width.is_fixed:
+        axes = {"actual_input_1": {0: "batch", 3: "width"}, "output1": {0: "steps", 1: "batch"}}
     with warnings.catch_warnings():
         # The TorchScript exporter is chosen on purpose (the dynamo one needs onnxscript), and its
         # LSTM batch-size warning does not apply: the export is checked at batch 1, 16 and 37.
         warnings.simplefilter("ignore", (DeprecationWarning, UserWarning, torch.jit.TracerWarning))
         torch.onnx.export(model, dummy, path, input_names=["actual_input_1"], output_names=["output1"],
-                          dynamic_axes={"actual_input_1": {0: "batch"}, "output1": {1: "batch"}},
-                          opset_version=opset, dynamo=False)
+                          dynamic_axes=axes, opset_version=opset, dynamo=False)
     proto = onnx.load(path)
-    for key, value in (("alphabet", alphabet), ("img_w", str(img_w))):
+    meta = {"alphabet": alphabet, "img_w": str(width.min_w)}
+    if not width.is_fixed:
+        meta["width_range"] = f"{width.min_w},{width.max_w}"
+    for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
     onnx.save(proto, path)
 
 
-def max_abs_diff(model, onnx_path, img_w, batch_sizes=(1, 16, 37)):
-    """Largest |ONNX Runtime - PyTorch| over random batches of these sizes."""
+def mid_width(width):
+    """A width between the rule's bounds that is not a multiple of 4 (W // 4 + 1 steps): the third one checked."""
+    return width.min_w if width.is_fixed else (width.min_w + width.max_w) // 8 * 4 + 2
+
+
+def max_abs_diff(model, onnx_path, width, batch_sizes=(1, 16, 37)):
+    """Largest |ONNX Runtime - PyTorch| over random batches of these sizes (at the narrowest, a middle and the
+    widest width of an own-width rule). -> (that difference, the same over the largest |logit| (at least 1))."""
     import onnx
     import onnxruntime as ort
     onnx.checker.check_model(onnx.load(onnx_path))
     session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    worst = 0.0
+    worst = scale = 0.0
     gen = torch.Generator().manual_seed(0)
-    for b in batch_sizes:
-        x = torch.randn(b, 1, 32, img_w, generator=gen)
+    widths = [width.min_w, mid_width(width), width.max_w]
+    for b, w in zip(batch_sizes, widths):
+        x = torch.randn(b, 1, 32, w, generator=gen)
         with torch.no_grad():
             ref = model(x).numpy()
         got = session.run(["output1"], {"actual_input_1": x.numpy()})[0]
         if got.shape != ref.shape:
-            raise UserError(f"ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {b}")
+            raise UserError(f"ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {b}, width {w}")
         worst = max(worst, float(np.abs(got - ref).max()))  # NaN propagates: max(0.0, nan) would not
+        scale = max(scale, 1.0, float(np.abs(ref).max()))
         if not math.isfinite(worst):
-            return worst
-    return worst
+            return worst, 1.0
+    return worst, scale
 
 
 def get_args_parser():
@@ -70,6 +89,9 @@ def get_args_parser():
     p.add_argument("checkpoint", type=existing_file, help="checkpoint.pth / model_best.pth (or a reference state_dict)")
     p.add_argument("onnx", type=path_text, help="output .onnx file")
     p.add_argument("--opset", type=int_range(11, 17), default=OPSET, help="ATC takes 11-13")
+    p.add_argument("--dynamic_width", action="store_true",
+                   help="a dynamic input width, read at each word's own width by predict.py and the runner "
+                        "(ONNX Runtime; default: the recipe's fixed 32x100 for ATC)")
     p.add_argument("--int8", type=path_text, default=None, metavar="CALIB_LMDB",
                    help="write a static int8 model calibrated on images of this LMDB")
     p.add_argument("--calib_samples", type=int_range(1, 100000), default=512, help="calibration images (--int8)")
@@ -84,20 +106,24 @@ def main(args):
     check_output_file(args.onnx, "output ONNX file")
     if args.int8:
         check_calibration_source(args.int8)
-    model, alphabet, img_w = load_crnn(args.checkpoint)
+    model, alphabet, img_w, width_range = load_crnn(args.checkpoint)
+    width = choose_width(None, False, None, None, None, img_w, width_range) if args.dynamic_width else Width.fixed(img_w)
     tmp = f"{args.onnx}.tmp{os.getpid()}.onnx"
     tmp8 = f"{args.onnx}.tmp{os.getpid()}.int8.onnx"
     try:
-        export(model, img_w, tmp, alphabet, args.opset)
-        diff = max_abs_diff(model, tmp, img_w)
-        print(f"ONNX Runtime vs PyTorch, batches 1/16/37: max abs diff {diff:.3e}")
-        if not diff <= TOLERANCE:  # NaN fails too
-            raise UserError(f"exported model differs from PyTorch by {diff:.3e} (> {TOLERANCE}); not written")
+        export(model, width, tmp, alphabet, args.opset)
+        diff, scale = max_abs_diff(model, tmp, width)
+        print(f"ONNX Runtime vs PyTorch, batches 1/16/37" + ("" if width.is_fixed else
+              f" at widths {width.min_w}/{mid_width(width)}/{width.max_w}")
+              + f": max abs diff {diff:.3e} ({diff / scale:.1e} of the largest logit)")
+        if not diff <= TOLERANCE * scale:  # NaN fails too
+            raise UserError(f"exported model differs from PyTorch by {diff:.3e} (> {TOLERANCE} of the largest logit, "
+                            f"{scale:.3g}); not written")
         if args.int8:
-            calib = calibration_images(args.int8, alphabet, img_w, args.calib_samples)
-            check, labels = read_images(args.int8, alphabet, img_w, args.check_samples, skip=args.calib_samples)
+            calib = calibration_images(args.int8, alphabet, width, args.calib_samples)
+            check, labels = read_images(args.int8, alphabet, width, args.check_samples, skip=args.calib_samples)
             if not len(check):  # a small LMDB: check on the calibration images
-                check, labels = read_images(args.int8, alphabet, img_w, args.calib_samples)
+                check, labels = read_images(args.int8, alphabet, width, args.calib_samples)
             quantize(tmp, tmp8, calib)
             c = compare(tmp, tmp8, check, labels, alphabet)
             n = c["total"]
@@ -114,8 +140,9 @@ def main(args):
         for path in (tmp, tmp8):
             if os.path.exists(path):
                 os.remove(path)
-    print(f"Wrote {args.onnx}{' (int8)' if args.int8 else ''}: actual_input_1 [B, 1, 32, {img_w}] -> output1 "
-          f"[{img_w // 4 + 1}, B, {len(alphabet) + 1}], opset {args.opset}")
+    w, steps = (img_w, img_w // 4 + 1) if width.is_fixed else (f"W in {width.min_w}..{width.max_w}", "W/4+1")
+    print(f"Wrote {args.onnx}{' (int8)' if args.int8 else ''}: actual_input_1 [B, 1, 32, {w}] -> output1 "
+          f"[{steps}, B, {len(alphabet) + 1}], opset {args.opset}")
     return diff
 
 

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.synth_assets import load_renderer  # noqa: E402
-from datasets.transforms import decode_image  # noqa: E402
+from datasets.transforms import Width, decode_image  # noqa: E402
 from models import CRNN  # noqa: E402
 from predict import SHIPPED_MODEL  # noqa: E402
 from pth2onnx import export  # noqa: E402
@@ -48,7 +48,7 @@ def timed(fn, seconds, sync=lambda: None):
 
 def synthetic_images(count, img_w):
     renderer = load_renderer()
-    return np.stack([decode_image(renderer.sample(7, 1, i)[0], 32, img_w) for i in range(count)])
+    return np.stack([decode_image(renderer.sample(7, 1, i)[0], Width.fixed(img_w)) for i in range(count)])
 
 
 def get_args_parser():
@@ -87,7 +87,7 @@ def gpu_table(model, img_w, args):
 
 def main(args):
     torch.manual_seed(0)
-    model, alphabet, img_w = load_crnn(args.model) if args.model else (CRNN().eval(), DEFAULT_ALPHABET, 100)
+    model, alphabet, img_w, _ = load_crnn(args.model) if args.model else (CRNN().eval(), DEFAULT_ALPHABET, 100, None)
     if args.device == "cuda":
         print_table(gpu_table(model, img_w, args), args, f"CRNN inference img/s, {torch.cuda.get_device_name()}")
         return
@@ -95,7 +95,7 @@ def main(args):
     bf16 = cpu_has_bf16()
     work = tempfile.mkdtemp()
     fp32_path, int8_path = os.path.join(work, "crnn.onnx"), os.path.join(work, "crnn_int8.onnx")
-    export(model, img_w, fp32_path, alphabet)
+    export(model, Width.fixed(img_w), fp32_path, alphabet)
     quantize(fp32_path, int8_path, synthetic_images(256, img_w))
     sessions = {"fp32": make_session(fp32_path), "int8": make_session(int8_path)}
 

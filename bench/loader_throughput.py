@@ -4,10 +4,13 @@
 
 Each row runs the training DataLoader alone (no model): LMDB = read, decode,
 preprocess and collate cached word images (the default data path); stream =
-render, encode, decode, preprocess and collate (--synth_stream). img/s per
+render, encode, decode, preprocess and collate (--synth_stream); each at the
+recipe's fixed 100 px and at each word's own width (sorted into width
+batches, datasets/width_batches.py). img/s per
 worker says how many --workers a device needs: a GPU training at 12,000 img/s
 needs 12,000 / (that number) workers, and as many free cores.
 """
+import itertools
 import os
 import sys
 import tempfile
@@ -18,6 +21,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.loaders import stream_loader, train_loader  # noqa: E402
 from datasets.synth_build import ensure_synthetic  # noqa: E402
+from datasets.transforms import Width  # noqa: E402
+from models.crnn import output_length  # noqa: E402
 from utils.cli import Parser, float_range, int_range, run_cli  # noqa: E402
 from utils.label_converter import LabelConverter  # noqa: E402
 
@@ -51,20 +56,20 @@ def main(args):
     converter, quiet = LabelConverter(), (lambda *a: None)
     data = ensure_synthetic(args.lmdb_size, 64, seed=0, root=os.path.join(tempfile.gettempdir(), "crnn_bench"))
     rows = []
-    for workers in args.workers:
-        common = (converter, 26, 100, args.batch_size, workers, 1, 0, 0, quiet)
-        for name, make in (("LMDB (cached synthetic v3)", lambda: train_loader(f"{data}/MJ_LMDB", *common)),
+    for workers, width in itertools.product(args.workers, (Width.fixed(100), Width())):
+        common = (converter, output_length(width.max_w), width, args.batch_size, workers, 1, 0, 0, quiet)
+        for name, make in (("LMDB (cached synthetic v4)", lambda: train_loader(f"{data}/MJ_LMDB", *common)),
                            ("stream (rendered on the fly)", lambda: stream_loader(10 ** 9, *common))):
             loader = make()
             loader.sampler.set_epoch(0)
             rate = measure(loader, args.seconds)
-            rows.append((name, workers, rate, rate / max(workers, 1)))
+            rows.append((name, "fixed 100" if width.is_fixed else "own", workers, rate, rate / max(workers, 1)))
             del loader
     print(f"\nLoader throughput, batch {args.batch_size}, {os.cpu_count()} CPU cores, {args.seconds:g} s per row")
-    print("| data path | workers | img/s | img/s per worker |")
-    print("|---|---:|---:|---:|")
-    for name, workers, rate, per in rows:
-        print(f"| {name} | {workers} | {rate:.0f} | {per:.0f} |")
+    print("| data path | width | workers | img/s | img/s per worker |")
+    print("|---|---|---:|---:|---:|")
+    for name, width, workers, rate, per in rows:
+        print(f"| {name} | {width} | {workers} | {rate:.0f} | {per:.0f} |")
 
 
 if __name__ == "__main__":

@@ -6,20 +6,19 @@ protocol: labels are compared case-insensitively on alphanumerics only, and
 over-long labels stay in the denominator (the model cannot read them, so they
 count as errors). An image that cannot be decoded is skipped and counted.
 """
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from datasets.lmdb_format import decode_label, image_key, label_key, open_lmdb
-from datasets.transforms import decode_image
+from datasets.transforms import Width, decode_image
 from utils.label_converter import normalize_for_eval
 
 MAX_BAD_KEYS_LOGGED = 5
 
 
 class LmdbDataset(Dataset):
-    def __init__(self, root, converter, max_label_len, img_h=32, img_w=100, train=True):
-        self.root, self.img_h, self.img_w = root, img_h, img_w
+    def __init__(self, root, converter, max_label_len, width=Width.fixed(100), train=True):
+        self.root, self.width = root, width
         env, num = open_lmdb(root)
         self.stats = {"total": num, "empty": 0, "out_of_alphabet": 0, "too_long": 0, "missing": 0}
         self.indices, self.labels = [], []
@@ -70,22 +69,13 @@ class LmdbDataset(Dataset):
             return txn.get(key)
 
     def __getitem__(self, idx):
-        """-> (image [1, H, W] float32 or None if undecodable, label, LMDB index)."""
+        """-> (image [1, 32, W] float32 or None if undecodable, label, LMDB index)."""
         i = self.indices[idx]
         try:
-            image = torch.from_numpy(decode_image(self._txn_get(image_key(i)), self.img_h, self.img_w))
+            image = torch.from_numpy(decode_image(self._txn_get(image_key(i)), self.width))
         except ValueError as e:
             self.bad_images += 1
             if self.bad_images <= MAX_BAD_KEYS_LOGGED:
                 print(f"warning: skipping {self.root} image-{i:09d}: {e}", flush=True)
             image = None
         return image, self.labels[idx], i
-
-
-def collate(batch):
-    """Drops undecodable samples -> (images [B, 1, H, W], labels, LMDB indices, number dropped)."""
-    kept = [b for b in batch if b[0] is not None]
-    if not kept:
-        return None, [], [], len(batch)
-    images = torch.from_numpy(np.stack([b[0].numpy() for b in kept]))
-    return images, [b[1] for b in kept], [b[2] for b in kept], len(batch) - len(kept)

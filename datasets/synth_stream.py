@@ -14,15 +14,15 @@ from torch.utils.data import Dataset, Sampler
 
 from datasets.synth_assets import load_renderer
 from datasets.synth_build import TRAIN_SPLIT
-from datasets.transforms import decode_image
+from datasets.transforms import Width, decode_image
 
 
 class SynthStream(Dataset):
     """Map-style view of the endless stream: any non-negative index is a sample."""
 
-    def __init__(self, seed, converter, max_label_len, img_h=32, img_w=100, assets=None):
+    def __init__(self, seed, converter, max_label_len, width=Width.fixed(100), assets=None):
         self.seed, self.converter, self.max_label_len = seed, converter, max_label_len
-        self.img_h, self.img_w, self.assets = img_h, img_w, assets
+        self.width, self.assets = width, assets
         self.renderer = None  # built in each worker on first use: fonts do not pickle
 
     def __len__(self):
@@ -37,7 +37,7 @@ class SynthStream(Dataset):
         label = self.converter.clean(label)
         if len(label) > self.max_label_len:
             return None, label, index
-        return torch.from_numpy(decode_image(data, self.img_h, self.img_w)), label, index
+        return torch.from_numpy(decode_image(data, self.width)), label, index
 
 
 class StreamSampler(Sampler):

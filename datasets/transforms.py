@@ -1,24 +1,81 @@
-"""Image preprocessing of the recipe, shared by training, parse_testdata and predict.
+"""Image preprocessing, shared by training, evaluation, parse_testdata and predict.
 
-Grayscale, bicubic resize to img_w x img_h (aspect ratio not kept), scale to
-[0, 1], then (x - 0.5) / 0.5 -> float32 [1, img_h, img_w] in [-1, 1].
+Grayscale, bicubic resize to 32 px high and the width of the `Width` rule,
+scale to [0, 1], then (x - 0.5) / 0.5 -> float32 [1, 32, W] in [-1, 1].
+
+The rule reads a word at its own width (its aspect ratio x 32, rounded to a
+multiple of `step`, clamped to min_w..max_w): a 12-letter word is no longer
+squeezed into the 100 px a 3-letter word gets. min_w == max_w is the recipe's
+fixed width (aspect ratio not kept), what the seed's 32x100 ATC chain takes.
 """
 import io
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
+from utils.errors import UserError
+
+IMG_H = 32
 MAX_SIDE = 10000  # larger "images" are corrupt entries, not word crops
+# Measured best for reading (README "Words at their own width"): the shipped model on the 2,000 real crops.
+OWN_MIN_W, OWN_MAX_W, OWN_STEP = 100, 256, 4
 
 
-def preprocess(image, img_h=32, img_w=100):
-    """PIL image of any mode and size -> float32 array [1, img_h, img_w]."""
-    image = image.convert("L").resize((img_w, img_h), Image.BICUBIC)
+@dataclass(frozen=True)
+class Width:
+    """Input width of a word image of size w x h."""
+    min_w: int = OWN_MIN_W
+    max_w: int = OWN_MAX_W
+    step: int = OWN_STEP
+
+    @classmethod
+    def fixed(cls, img_w):
+        return cls(img_w, img_w)
+
+    @property
+    def is_fixed(self):
+        return self.min_w == self.max_w
+
+    def of(self, w, h):
+        """The width to read a w x h image at (any positive sizes; a 1x1 image gets min_w)."""
+        if self.is_fixed:
+            return self.min_w
+        own = round(w * IMG_H / h / self.step) * self.step
+        return min(max(own, self.min_w), self.max_w)
+
+    def describe(self):
+        return (f"fixed width {self.min_w} (aspect ratio not kept)" if self.is_fixed else
+                f"each word at its own width: aspect x 32, multiple of {self.step}, {self.min_w}..{self.max_w} px")
+
+
+def choose_width(img_w, fixed, min_w, max_w, step, model_img_w=100, model_range=None):
+    """The Width from the flags (None = not given) over the model's own: `model_img_w` (its fixed / export
+    width) and `model_range` ((min_w, max_w) it was trained with; None for a fixed-width model)."""
+    if img_w is not None or fixed:
+        if min_w is not None or max_w is not None:
+            raise UserError("--min_w / --max_w set the own-width rule, --img_w / --fixed_width turn it off: give one "
+                            "or the other")
+        return Width.fixed(img_w or model_img_w)
+    # A checkpoint from before the rule was trained at the fixed model_img_w: it reads from that width up.
+    lo, hi = model_range if model_range is not None else (model_img_w, max(model_img_w, OWN_MAX_W))
+    if lo == hi and min_w is None and max_w is None:
+        return Width.fixed(lo)  # a model trained at a fixed width reads at it unless told otherwise
+    lo, hi = min_w if min_w is not None else lo, max_w if max_w is not None else hi
+    if lo > hi:
+        raise UserError(f"--min_w {lo} is above --max_w {hi}: the own-width range is empty")
+    return Width(lo, hi, step or OWN_STEP)
+
+
+def preprocess(image, width):
+    """PIL image of any mode and size -> float32 array [1, 32, width.of(image size)]."""
+    image = image.convert("L")
+    image = image.resize((width.of(*image.size), IMG_H), Image.BICUBIC)
     x = np.asarray(image, dtype=np.float32) / 255.0
     return ((x - 0.5) / 0.5)[None]
 
 
-def decode_image(buf, img_h=32, img_w=100):
+def decode_image(buf, width):
     """Encoded image bytes -> preprocessed array; ValueError for empty, undecodable or absurd images."""
     if not buf:
         raise ValueError("empty image")
@@ -27,6 +84,8 @@ def decode_image(buf, img_h=32, img_w=100):
         w, h = image.size
         if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
             raise ValueError(f"absurd image size {w}x{h}")
-        return preprocess(image, img_h, img_w)
+        return preprocess(image, width)
+    except UnidentifiedImageError:
+        raise ValueError("undecodable image: not an image format Pillow can read") from None
     except (OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"undecodable image: {e}") from None

@@ -18,7 +18,8 @@ from conftest import ROOT
 
 ENTRY_POINTS = ["main", "pth2onnx", "parse_testdata", "postpossess_CRNN_pytorch", "predict",
                 "tools.ais_bench_runner", "tools.create_lmdb_dataset", "tools.pack_synth_assets",
-                "tools.export_weights", "bench.infer_throughput", "bench.train_throughput", "bench.loader_throughput"]
+                "tools.export_weights", "bench.infer_throughput", "bench.train_throughput", "bench.loader_throughput",
+                "bench.accuracy_by_length"]
 VALUES = ["0", "-1", "nan", "1000000000000"]
 ZERO_MEANS = {
     ("main", "--val_freq"): "only at the end of each epoch",
@@ -47,7 +48,8 @@ def required(tmp_path_factory):
             "postpossess_CRNN_pytorch": [str(d), str(f)], "predict": [str(f)],
             "tools.ais_bench_runner": ["--model", str(f)],
             "tools.create_lmdb_dataset": ["--input_dir", str(d), "--output", str(t / "lmdb")],
-            "tools.pack_synth_assets": [str(t / "assets")], "tools.export_weights": [str(f), str(t / "w.pth")]}
+            "tools.pack_synth_assets": [str(t / "assets")], "tools.export_weights": [str(f), str(t / "w.pth")],
+            "bench.accuracy_by_length": [str(f)]}
 
 
 def numeric_flags():
@@ -98,7 +100,7 @@ def test_every_numeric_flag(value, required):
 
 
 LAUNCHER_FLAGS = ["--epochs", "--batch_size", "--max_step", "--stop_step", "--nproc", "--nnodes", "--node_rank",
-                  "--master_port", "--npu"]
+                  "--master_port", "--npu", "--max_restarts"]
 
 
 @pytest.mark.parametrize("flag", LAUNCHER_FLAGS)
@@ -110,8 +112,8 @@ def test_launcher_numeric_flags(flag, tmp_path):
         assert r.returncode == 2, (flag, value, r.stdout[-500:], r.stderr)
         lines = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
         assert len(lines) == 1, r.stderr
-        if value == "0" and flag in ("--node_rank", "--npu"):
-            assert "--profiling" in lines[0]  # 0 is the first node / device: accepted
+        if value == "0" and flag in ("--node_rank", "--npu", "--max_restarts"):
+            assert "--profiling" in lines[0]  # 0 is the first node / device, or no restarts: accepted
         else:
             assert flag in lines[0] or (flag == "--npu" and "--npu/--device_id" in lines[0]), (flag, value, lines)
     assert not os.listdir(tmp_path)

@@ -5,7 +5,9 @@ import lmdb
 import pytest
 
 from conftest import ROOT, word_image, write_lmdb
-from datasets.lmdb_dataset import LmdbDataset, collate
+from datasets.lmdb_dataset import LmdbDataset
+from datasets.transforms import Width
+from datasets.width_batches import TrainCollate
 from datasets.lmdb_format import open_lmdb
 from tools.create_lmdb_dataset import create_dataset, mjsynth_label, parse_gt_line
 from utils.errors import UserError
@@ -66,7 +68,7 @@ def test_scan_folder_with_mjsynth_names(image_folder, tmp_path):
 def test_undecodable_image_in_lmdb_is_skipped_and_counted(tmp_path, capsys):
     path = write_lmdb(tmp_path / "l", [(word_image("ok"), "ok"), (b"garbage", "bad"), (b"", "empty")])
     ds = LmdbDataset(path, LabelConverter(), 26, train=False)
-    images, labels, keys, dropped = collate([ds[0], ds[1], ds[2]])
+    [(images, labels, keys, dropped)] = TrainCollate(3)([ds[0], ds[1], ds[2]])
     assert images.shape == (1, 1, 32, 100) and labels == ["ok"] and keys == [1] and dropped == 2
     assert ds.bad_images == 2
     log = capsys.readouterr().out
@@ -107,8 +109,8 @@ def test_loader_workers_reopen_the_lmdb(tiny_data):
     """The parent process holds the LMDB open; forked workers must get their own handle."""
     from datasets.loaders import eval_loader, train_loader
     conv = LabelConverter()
-    train = train_loader(f"{tiny_data}/MJ_LMDB", conv, 26, 100, 16, 1, 1, 0, 0, lambda *a: None)
-    val = eval_loader(f"{tiny_data}/MJ_LMDB", conv, 26, 100, 16, 1, 1, 0, lambda *a: None)
+    train = train_loader(f"{tiny_data}/MJ_LMDB", conv, 26, Width.fixed(100), 16, 1, 1, 0, 0, lambda *a: None)
+    val = eval_loader(f"{tiny_data}/MJ_LMDB", conv, 26, Width.fixed(100), 16, 1, 1, 0, lambda *a: None)
     images, labels, keys, dropped = next(iter(train))
     assert images.shape == (16, 1, 32, 100) and len(labels) == len(keys) == 16 and dropped == 0
     assert sum(len(b[1]) for b in val) == 1600

@@ -6,6 +6,7 @@ import torch
 
 import main
 from conftest import TINY_MODEL
+from datasets.transforms import Width
 from models import CRNN
 from utils.checkpoint import load_training_checkpoint
 from utils.ema import EMA
@@ -88,7 +89,7 @@ def test_ema_is_saved_evaluated_and_exported(tiny_data, tmp_path):
     assert ckpt["ema"]["updates"] == 5
     name = "rnn.1.embedding.weight"
     assert not torch.equal(ckpt["ema"]["weights"][name], ckpt["model"][name])
-    model, _, _ = load_crnn(str(tmp_path / "checkpoint.pth"))      # export / predict read the average
+    model, _, _, _ = load_crnn(str(tmp_path / "checkpoint.pth"))      # export / predict read the average
     torch.testing.assert_close(model.state_dict()[name], ckpt["ema"]["weights"][name])
 
 
@@ -104,7 +105,7 @@ def test_pinned_memory_on_accelerators_and_identical_batches(tiny_data):
     for pin in (False, True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # on a CPU-only machine PyTorch says it cannot pin, and does not
-            loader = eval_loader(f"{tiny_data}/OTHER_lmdb", LabelConverter(), 26, 100, 16, 1, 1, 0,
+            loader = eval_loader(f"{tiny_data}/OTHER_lmdb", LabelConverter(), 26, Width.fixed(100), 16, 1, 1, 0,
                                  lambda *a: None, pin_memory=pin)
             batches[pin] = list(loader)
         assert loader.pin_memory is pin

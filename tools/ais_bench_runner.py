@@ -6,7 +6,9 @@
 
 Input files (.bin raw float32 or .npy) are read in natural sort order and
 batched by --batchsize (a short last batch is padded with its first file, and
-the padded outputs are not saved); each batch output is split back with
+the padded outputs are not saved); a model with a dynamic width (pth2onnx.py
+--dynamic_width) takes each file at its own width, batched with files of the
+same width (parse_testdata.py --dynamic_width writes them); each batch output is split back with
 np.array_split along --output_batchsize_axis and written as
 <output>/<output_dirname>/<input stem>_<output index>.bin. A throughput
 summary goes to <output>/<output_dirname>_summary.json, outside the result
@@ -17,6 +19,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -25,9 +28,10 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.width_batches import by_width  # noqa: E402
 from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli  # noqa: E402
 from utils.errors import UserError  # noqa: E402
-from utils.files import check_creatable_dir  # noqa: E402
+from utils.files import check_creatable_dir, make_dirs  # noqa: E402
 
 
 def natural_key(name):
@@ -44,8 +48,11 @@ def list_inputs(folder):
 
 
 def check_inputs(files, shape, dtype):
-    """Every file's exact size (and .npy type), before anything is written: a bad input leaves no output folder."""
-    want, itemsize = int(np.prod(shape)), np.dtype(dtype).itemsize
+    """Every file's exact size (and .npy type), before anything is written: a bad input leaves no output folder.
+    A last axis of None (a dynamic width) takes any whole number of columns. -> each file's sample shape."""
+    free = shape[-1] is None
+    want, itemsize = int(np.prod(shape[:-1] if free else shape)), np.dtype(dtype).itemsize
+    shapes = []
     for path in files:
         if path.endswith(".npy"):
             try:
@@ -61,9 +68,15 @@ def check_inputs(files, shape, dtype):
                 raise UserError(f"{path}: {nbytes} bytes, not a whole number of {np.dtype(dtype).name} values "
                                 f"(the model takes {want} per sample = {want * itemsize} bytes)")
             size = nbytes // itemsize
+        if free and size % want == 0 and size:
+            shapes.append(shape[:-1] + [size // want])
+            continue
         if size != want:
-            raise UserError(f"{path}: {size} values, the model takes {want} per sample "
-                            f"(shape {list(shape)}, {np.dtype(dtype).name})")
+            raise UserError(f"{path}: {size} values, the model takes " + (
+                f"a whole number of columns of {want} per sample (shape {shape[:-1] + ['W']}" if free else
+                f"{want} per sample (shape {list(shape)}") + f", {np.dtype(dtype).name})")
+        shapes.append(list(shape))
+    return shapes
 
 
 def read_input(path, shape, dtype):
@@ -86,6 +99,12 @@ def make_session(model_path, threads=None):
         raise UserError(f"cannot load ONNX model {model_path}: {str(e).splitlines()[0][:200]}") from None
 
 
+def onnx_width(session):
+    """The input width of a model exported with a fixed one (the recipe's 100), or None for --dynamic_width."""
+    width = session.get_inputs()[0].shape[3]
+    return width if isinstance(width, int) else None
+
+
 def percentiles(times_ms):
     t = np.asarray(times_ms)
     return {"min": float(t.min()), "max": float(t.max()), "mean": float(t.mean()),
@@ -95,16 +114,28 @@ def percentiles(times_ms):
 def infer_files(session, files, batch_size, axis, out_dir):
     inp = session.get_inputs()[0]
     sample_shape = [d if isinstance(d, int) else 1 for d in inp.shape][1:]
-    check_inputs(files, sample_shape, np.float32)
+    if onnx_width(session) is None:
+        sample_shape[-1] = None
+    shapes = check_inputs(files, sample_shape, np.float32)
     ranks = [len(o.shape) for o in session.get_outputs()]
     if axis >= min(ranks):
         raise UserError(f"--output_batchsize_axis {axis}: the model's outputs have {min(ranks)} axes "
                         f"(0..{min(ranks) - 1}); CRNN's batch axis is 1")
-    os.makedirs(out_dir, exist_ok=True)
+    created = make_dirs(out_dir, "result folder")
+    try:
+        return _infer_batches(session, files, shapes, batch_size, axis, out_dir)
+    except BaseException:  # a failed run leaves no half-written result folder it made
+        if created:
+            shutil.rmtree(created[0], ignore_errors=True)
+        raise
+
+
+def _infer_batches(session, files, shapes, batch_size, axis, out_dir):
+    inp = session.get_inputs()[0]
     times = []
-    for start in tqdm(range(0, len(files), batch_size), desc="infer", unit="batch", mininterval=2):
-        chunk = files[start:start + batch_size]
-        arrays = [read_input(f, sample_shape, np.float32) for f in chunk]
+    for group in tqdm(by_width([s[-1] for s in shapes], batch_size), desc="infer", unit="batch", mininterval=2):
+        chunk = [files[i] for i in group]
+        arrays = [read_input(files[i], shapes[i], np.float32) for i in group]
         arrays += [arrays[0]] * (batch_size - len(arrays))
         t0 = time.perf_counter()
         outputs = session.run(None, {inp.name: np.stack(arrays)})
@@ -118,7 +149,7 @@ def infer_files(session, files, batch_size, axis, out_dir):
 
 def pure_infer(session, batch_size, loops):
     inp = session.get_inputs()[0]
-    shape = [batch_size] + [d if isinstance(d, int) else 1 for d in inp.shape][1:]
+    shape = [batch_size] + [d if isinstance(d, int) else 1 for d in inp.shape][1:-1] + [onnx_width(session) or 100]
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     session.run(None, {inp.name: x})  # warm-up
     times = []

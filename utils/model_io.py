@@ -17,7 +17,7 @@ def infer_model_args(state_dict):
 
 
 def load_crnn(path):
-    """-> (fp32 model in eval mode, alphabet, img_w). Accepts this repo's checkpoints (their EMA weights when
+    """-> (fp32 model in eval mode, alphabet, img_w, width_range or None). Accepts this repo's checkpoints (their EMA weights when
     trained with --ema; the fp16 shipped model), {'state_dict': ...} checkpoints of the recipe / reference
     implementation and bare state_dicts; DDP prefixes are stripped."""
     ckpt = load_checkpoint(path)
@@ -25,12 +25,13 @@ def load_crnn(path):
         check_metadata(dict(ckpt, alphabet=ckpt.get("alphabet", DEFAULT_ALPHABET)), path)
         state, model_args = strip_prefixes(inference_weights(ckpt)), ckpt["model_args"]
         alphabet, img_w = ckpt.get("alphabet", DEFAULT_ALPHABET), ckpt.get("img_w", 100)
+        width_range = ckpt.get("width_range")
     else:
         state = strip_prefixes(ckpt.get("state_dict", ckpt))
-        model_args, alphabet, img_w = infer_model_args(state), DEFAULT_ALPHABET, 100
+        model_args, alphabet, img_w, width_range = infer_model_args(state), DEFAULT_ALPHABET, 100, None
     if model_args["num_classes"] != len(alphabet) + 1:
         raise UserError(f"{path}: the model has {model_args['num_classes']} classes but its alphabet "
                         f"{alphabet!r} needs {len(alphabet) + 1}")
     model = CRNN(**model_args)
     load_model_weights(model, state, path)
-    return model.eval(), alphabet, img_w
+    return model.eval(), alphabet, img_w, width_range

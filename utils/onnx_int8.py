@@ -2,7 +2,8 @@
 
 Format: QOperator (QLinearConv / QLinearMatMul nodes), int8 weights per output
 channel, uint8 activations, MinMax calibration on images of an LMDB read with
-the evaluation preprocessing. QOperator works at opset 11, the opset ATC takes
+the evaluation preprocessing (a --dynamic_width model is calibrated and
+checked on each image at its own width, so on many widths). QOperator works at opset 11, the opset ATC takes
 and the default export; QDQ with per-channel axes would need opset 13. The
 LSTMs stay fp32 (static quantisation has no int8 LSTM); the convolutions, where
 nearly all of the FLOPs are, run on the CPU's int8 (VNNI) instructions.
@@ -13,15 +14,16 @@ import os
 import numpy as np
 
 from datasets.lmdb_dataset import LmdbDataset
+from datasets.width_batches import by_width
 from utils.errors import UserError
 from utils.label_converter import LabelConverter
 from utils.metrics import score
 
 
-def read_images(lmdb_path, alphabet, img_w, count, skip=0):
-    """Up to `count` preprocessed images [N, 1, 32, img_w] of an LMDB and their labels (undecodable ones
-    skipped), after the first `skip`."""
-    dataset = LmdbDataset(lmdb_path, LabelConverter(alphabet), img_w // 4 + 1, img_w=img_w, train=False)
+def read_images(lmdb_path, alphabet, width, count, skip=0):
+    """Up to `count` preprocessed images ([1, 32, W] arrays, W by the `width` rule) of an LMDB and their labels
+    (undecodable ones skipped), after the first `skip`."""
+    dataset = LmdbDataset(lmdb_path, LabelConverter(alphabet), width.max_w // 4 + 1, width=width, train=False)
     images, labels = [], []
     for i in range(min(skip, len(dataset)), len(dataset)):
         image, label, _ = dataset[i]
@@ -30,11 +32,16 @@ def read_images(lmdb_path, alphabet, img_w, count, skip=0):
             labels.append(label)
         if len(images) == count:
             break
-    return (np.stack(images) if images else np.zeros((0, 1, 32, img_w), np.float32)), labels
+    return images, labels
 
 
-def calibration_images(lmdb_path, alphabet, img_w, count):
-    images, _ = read_images(lmdb_path, alphabet, img_w, count)
+def batches(images, batch_size):
+    """(positions, stacked images) of one width each."""
+    return [(g, np.stack([images[i] for i in g])) for g in by_width([x.shape[-1] for x in images], batch_size)]
+
+
+def calibration_images(lmdb_path, alphabet, width, count):
+    images, _ = read_images(lmdb_path, alphabet, width, count)
     if not len(images):
         raise UserError(f"calibration LMDB {lmdb_path} has no readable image with a label: give an LMDB of word "
                         "crops (e.g. the validation set)")
@@ -48,8 +55,7 @@ def quantize(fp32_path, int8_path, images, batch_size=16):
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.batches = iter([{"actual_input_1": images[i:i + batch_size]}
-                                 for i in range(0, len(images), batch_size)])
+            self.batches = iter([{"actual_input_1": x} for _, x in batches(images, batch_size)])
 
         def get_next(self):
             return next(self.batches, None)
@@ -78,10 +84,11 @@ def compare(fp32_path, int8_path, images, labels, alphabet):
     converter = LabelConverter(alphabet)
     texts = []
     for path in (fp32_path, int8_path):
-        session = make_session(path)
-        logits = np.concatenate([session.run(["output1"], {"actual_input_1": images[i:i + 64]})[0]
-                                 for i in range(0, len(images), 64)], axis=1)
-        texts.append(converter.decode(logits)[0])
+        session, read = make_session(path), [None] * len(images)
+        for positions, x in batches(images, 64):
+            for i, text in zip(positions, converter.decode(session.run(["output1"], {"actual_input_1": x})[0])[0]):
+                read[i] = text
+        texts.append(read)
     right = [sum(score(t, gt)[0] for t, gt in zip(model_texts, labels)) for model_texts in texts]
     return {"same_text": sum(a == b for a, b in zip(*texts)), "right_fp32": right[0], "right_int8": right[1],
             "total": len(labels)}

@@ -6,10 +6,11 @@ import time
 import torch
 
 from utils import distributed as dist
+from utils import signals
 from utils.checkpoint import rng_state, save_checkpoint, set_rng_state, unwrap
 from utils.cli import MAX_COUNT
 from utils.curves import MetricsLog
-from utils.device import make_scaler
+from utils.device import flatten_lstms, make_scaler
 from utils.ema import EMA
 from utils.engine import StepRunner, Throughput, train_one_epoch
 from utils.errors import UserError
@@ -18,7 +19,7 @@ from utils.profiling import Profiler
 
 
 def fit(args, hp, model, model_args, converter, loader, validate_model, device, dtype, channels_last, ckpt, resume,
-        log):
+        log, width):
     """The training loop: epochs, periodic validation and checkpoints, FPS and accuracy lines."""
     epochs, batch_size, world = hp["epochs"], hp["batch_size"], dist.get_world_size()
     steps_per_epoch = min(len(loader), args.max_step if args.max_step is not None else MAX_COUNT)
@@ -27,11 +28,15 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
     ddp_model = model
     if dist.is_dist():  # any torchrun launch, also of one process
         ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.type == "cpu" else [device])
+    if args.compile:  # the step's module only: checkpoints and evaluation keep the plain model (no _orig_mod.)
+        ddp_model = torch.compile(ddp_model)
     lr = hp["lr"] * (batch_size * world / 64 if args.lr_scaling == "linear" else 1)
-    optimizer = build_optimizer(hp["optimizer"], model.parameters(), lr, args.weight_decay)
+    optimizer = build_optimizer(hp["optimizer"], model.parameters(), lr, args.weight_decay, device)
     scheduler = build_scheduler(optimizer, hp["lr_schedule"], epochs * steps_per_epoch, hp["warmup_steps"])
     scaler = make_scaler(device, dtype, None if hp["loss_scale"] == "dynamic" else float(hp["loss_scale"]))
     ema = EMA(model, args.ema) if args.ema else None
+    if ema:  # a deep copy's LSTM weights are not one cuDNN chunk: each evaluation would copy and warn
+        flatten_lstms(ema.module)
     state = {"epoch": 0, "step": 0, "global_step": 0, "best_acc": 0.0}
     if ckpt and "optimizer" in ckpt:
         state.update({k: ckpt[k] for k in state})
@@ -47,6 +52,10 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
         if "rng" in ckpt:
             set_rng_state(ckpt["rng"])
         log(f"Resumed {resume} at epoch {state['epoch']}, step {state['step']} (global step {state['global_step']})")
+    latest, earliest = dist.max_over_ranks([state["global_step"], -state["global_step"]])
+    if latest != -earliest:  # e.g. --resume auto on several nodes, each with its own --output_dir
+        raise UserError(f"the ranks start at different steps ({int(-earliest)} to {int(latest)}): every rank must load "
+                        "the same checkpoint; on several nodes put --output_dir on a filesystem they all see")
     criterion = torch.nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
     runner = StepRunner(ddp_model, criterion, optimizer, scheduler, scaler, converter, device, dtype,
                         channels_last, hp["grad_clip"], args.max_bad_steps, ema)
@@ -55,12 +64,15 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
     metrics = MetricsLog(args.output_dir, state["global_step"] if ckpt else None) if dist.is_main_process() else None
 
     def save(best=False):
+        runner.sync()  # the schedule's position counts real updates only once the bad-step counters are read
         payload = {"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
                    "lr_scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                   "model_args": model_args, "alphabet": converter.alphabet, "img_w": args.img_w,
+                   "model_args": model_args, "alphabet": converter.alphabet,
+                   "img_w": width.min_w if width.is_fixed else 100, "width_range": [width.min_w, width.max_w],
                    "rng": rng_state(), **state, **({"ema": ema.state_dict()} if ema else {})}
         for name in ["checkpoint.pth"] + (["model_best.pth"] if best else []):
-            dist.save_on_master(save_checkpoint, payload, os.path.join(args.output_dir, name))
+            dist.save_on_master(save_checkpoint, payload, os.path.join(args.output_dir, name),
+                                keep_previous=name == "checkpoint.pth")
 
     def validate_and_save():
         if ema:  # the raw weights too, so that the average's gain is visible in the log
@@ -82,16 +94,18 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
             validate_and_save()
         elif args.save_every_steps and g % args.save_every_steps == 0:
             save()
-        out_of_time = args.time_limit is not None and dist.any_rank(time.time() - start > 60 * args.time_limit, device)
-        return g >= total_steps or out_of_time
+        # SIGTERM/SIGINT on any rank, or the clock: every rank stops after this same step.
+        stop["signal"], out_of_time = dist.max_over_ranks(
+            [signals.received(), args.time_limit is not None and time.time() - start > 60 * args.time_limit])
+        return g >= total_steps or out_of_time or stop["signal"]
 
     def on_print(**values):
         if metrics:
             metrics.add(step=state["global_step"], epoch=state["epoch"], **values)
 
-    start = time.time()
+    start, stop = time.time(), {"signal": 0}
     log(f"Training {epochs} epochs x {steps_per_epoch} steps, batch {batch_size} x {world} devices, lr {lr:g}")
-    with profiler:
+    with profiler, signals.deferred():
         while state["epoch"] < epochs and state["global_step"] < total_steps:
             epoch = state["epoch"]
             loader.sampler.set_epoch(epoch, skip_batches=state["step"])
@@ -101,6 +115,12 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
             log(f"Epoch {epoch} done: loss {loss:.4f}, FPS@all {throughput.fps:.2f}")
             if not stopped or state["step"] >= steps_per_epoch:
                 state["epoch"], state["step"] = epoch + 1, 0
+            if stop["signal"] and state["global_step"] < total_steps and state["epoch"] < epochs:
+                save()  # no validation: the scheduler's grace period is short
+                log(f"Stopped by {signals.signal_name(int(stop['signal']))} after global step {state['global_step']}: "
+                    f"saved {os.path.join(args.output_dir, 'checkpoint.pth')}; to continue: "
+                    f"{signals.resume_command()}")
+                raise signals.Interrupted(int(stop["signal"]))
             validate_and_save()
             if stopped:
                 break

@@ -1,0 +1,105 @@
+"""Word accuracy of models on labelled image files, by label length, at several input-width rules.
+
+    python bench/accuracy_by_length.py ../shared/data/iiit5k_train_2000/labels.txt \
+        --model weights/crnn.pth --widths 100 128 160 100-256
+
+Labels: `path<TAB>label` lines (IIIT5K-style, paths relative to the file).
+A width is `W` (fixed W x 32, the recipe's preprocessing) or `MIN-MAX[/STEP]`
+(each word at its own width, see datasets/transforms.Width). Reading goes
+through predict.py's code (batched by width, fp32), scored by the benchmark
+protocol (case-insensitive alphanumerics); length buckets by the normalised
+label. Prints one markdown row per model x width.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.transforms import OWN_STEP, Width  # noqa: E402
+from predict import load_recognizer, recognise  # noqa: E402
+from utils.cli import Parser, existing_file, int_range, run_cli  # noqa: E402
+from utils.device import select_device  # noqa: E402
+from utils.errors import UserError  # noqa: E402
+from utils.files import read_text  # noqa: E402
+from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, normalize_for_eval  # noqa: E402
+from utils.metrics import score  # noqa: E402
+
+BUCKETS = [(1, 2), (3, 4), (5, 6), (7, 9), (10, 10 ** 6)]
+
+
+def width_rule(text):
+    try:
+        if "-" not in text:
+            return Width.fixed(int_range(16, 4096)(text))
+        span, _, step = text.partition("/")
+        lo, hi = (int_range(16, 4096)(v) for v in span.split("-"))
+        rule = Width(lo, hi, int_range(1, 256)(step) if step else OWN_STEP)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"expected W or MIN-MAX[/STEP] with widths in 16..4096, got {text!r}") from None
+    if lo > hi:
+        raise argparse.ArgumentTypeError(f"{text}: MIN is above MAX")
+    return rule
+
+
+width_rule.doc = "W (fixed) or MIN-MAX[/STEP], widths in 16..4096"
+
+
+def get_args_parser():
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("labels", type=existing_file, help="`path<TAB>label` file")
+    p.add_argument("--model", type=existing_file, nargs="+", default=["weights/crnn.pth"], help=".pth or .onnx")
+    p.add_argument("--widths", type=width_rule, nargs="+", default=[Width.fixed(100), Width()],
+                   help="width rules to compare (default: 100 100-256)")
+    p.add_argument("--batch_size", type=int_range(1, 4096), default=64)
+    return p
+
+
+def read_labels(path):
+    base, pairs = os.path.dirname(path), []
+    for n, line in enumerate(read_text(path, "labels file").splitlines(), 1):
+        if line.strip():
+            name, sep, label = line.partition("\t")
+            if not sep:
+                raise UserError(f"{path}, line {n}: expected `path<TAB>label`, got {line[:60]!r}")
+            pairs.append((os.path.join(base, name.strip()), label.strip()))
+    if not pairs:
+        raise UserError(f"{path} holds no labelled images")
+    return pairs
+
+
+def row(results, labels):
+    """-> [overall %, per-bucket %] with the count per bucket."""
+    hits = [[] for _ in BUCKETS]
+    for r in results:
+        gt = labels[r["file"]]
+        n = len(normalize_for_eval(gt))
+        for b, (lo, hi) in enumerate(BUCKETS):
+            if lo <= n <= hi:
+                hits[b].append(score(r["text"], gt)[0])
+    every = [h for bucket in hits for h in bucket]
+    return [100 * sum(every) / max(len(every), 1)] + [100 * sum(h) / max(len(h), 1) for h in hits], \
+        [len(every)] + [len(h) for h in hits]
+
+
+def main(args):
+    pairs = read_labels(args.labels)
+    labels = dict(pairs)
+    print("| model | width | all | " + " | ".join(f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS)
+          + " |")
+    print("|---|---|" + "---:|" * (len(BUCKETS) + 1))
+    table = []
+    for model in args.model:
+        recognizer, alphabet, _, _ = load_recognizer(model, select_device("cpu", 0), "fp32")
+        converter = LabelConverter(alphabet or DEFAULT_ALPHABET)
+        for width in args.widths:
+            accs, counts = row(recognise([p for p, _ in pairs], recognizer, converter, width, args.batch_size, False),
+                               labels)
+            name = f"{width.min_w}" if width.is_fixed else f"{width.min_w}-{width.max_w}/{width.step}"
+            print(f"| {model} | {name} | " + " | ".join(f"{a:.2f}" for a in accs) + " |", flush=True)
+            table.append((model, name, accs, counts))
+    print("words per bucket: " + ", ".join(str(c) for c in table[0][3]))
+    return table
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())
