@@ -193,6 +193,10 @@ def start(args, log):
     if synthetic_train and not args.eval_only and args.synth_train < global_batch:
         raise UserError(f"--synth_train {args.synth_train} is smaller than one global batch ({global_batch}): "
                         "raise --synth_train or lower --batch_size")
+    # Widths in a handful of sizes on an accelerator: cuDNN autotunes each new input shape.
+    step = args.width_step or (32 if device.type != "cpu" and not args.eval_only else None)
+    width = choose_width(args.img_w, args.fixed_width, args.min_w, args.max_w, step,
+                         ckpt.get("img_w", 100) if ckpt else 100, ckpt.get("width_range") if ckpt else None)
     data_path = args.data_path
     if data_path is None:  # every node's local rank 0 builds the cache; the others wait for it
         # evaluation and the stream need only the validation set: no 300k training images to render
@@ -202,7 +206,7 @@ def start(args, log):
                                      assets=args.synth_assets)
     dist.init_distributed(device, args.dist_timeout)
     try:
-        result = run(args, device, data_path, alphabet, ckpt, source, recipe)
+        result = run(args, device, data_path, alphabet, ckpt, source, recipe, width)
     except Interrupted:
         dist.destroy()  # every rank stopped after the same step: leave together
         raise
@@ -213,7 +217,7 @@ def start(args, log):
     return result
 
 
-def run(args, device, data_path, alphabet, ckpt, source, recipe):
+def run(args, device, data_path, alphabet, ckpt, source, recipe, width):
     log = print if dist.is_main_process() else (lambda *a, **k: None)
     world, rank = dist.get_world_size(), dist.get_rank()
     torch.manual_seed(args.seed)
@@ -234,10 +238,6 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe):
     workers = args.workers if args.workers is not None else default_workers(
         device.type, os.cpu_count() or 1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     pin = use_pinned_memory(device)
-    # Widths in a handful of sizes on an accelerator: cuDNN autotunes each new input shape.
-    step = args.width_step or (32 if device.type != "cpu" and not args.eval_only else None)
-    width = choose_width(args.img_w, args.fixed_width, args.min_w, args.max_w, step,
-                         ckpt.get("img_w", 100) if ckpt else 100, ckpt.get("width_range") if ckpt else None)
     max_len = output_length(width.max_w)
     val_names = find_eval_sets(data_path, args.train_dir) if args.eval_all else args.val_dir
     val_loaders = {name: eval_loader(resolve_dir(data_path, name, "evaluation"), converter, max_len, width,

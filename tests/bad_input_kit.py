@@ -6,6 +6,7 @@ import os
 import runpy
 import subprocess
 import sys
+import tempfile
 import traceback
 
 import lmdb
@@ -176,3 +177,14 @@ def run_case(case, tmp):
 
 def error_lines(stderr):
     return [line for line in stderr.splitlines() if line.startswith("error: ")]
+
+
+def print_table(cases):
+    print("| script | class | bad input | what the user sees (stderr) | exit | traceback |")
+    print("|---|---|---|---|---|---|")
+    for case in cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            _, (code, _, stderr), _ = run_case(case, tmp)
+        message = (error_lines(stderr) or ["(no error line)"])[0].replace(tmp, "<tmp>").replace("|", "\\|")
+        print(f"| {case[0]} | {case[1]} | {case[2]} | `{message}` | {code} | "
+              f"{'yes' if 'Traceback' in stderr else 'no'} |", flush=True)

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +50,18 @@ def random_words(n, seed=0, min_len=2, max_len=5):
     rng = np.random.default_rng(seed)
     letters = list("abcdefghjkmnpqrstuvwxyz23456789")  # no look-alikes (0/o, 1/l/i) in a tiny test set
     return ["".join(rng.choice(letters, rng.integers(min_len, max_len + 1))) for _ in range(n)]
+
+
+class InfiniteGrad(torch.autograd.Function):
+    """Identity forward, infinite gradient backward: a finite loss whose gradient is not."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float("inf")
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import torch
 import main
 import utils.checkpoint
 import utils.engine
-from conftest import ROOT, TINY_MODEL
+from conftest import ROOT, TINY_MODEL, InfiniteGrad
 from utils.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 from utils.run_lock import LOCK_NAME, claim_output_dir
@@ -201,18 +201,6 @@ def test_one_output_folder_one_run(tmp_path):
             pass
     with claim_output_dir(str(tmp_path / "rank1"), logged.append, hold=False):
         assert not (tmp_path / "rank1").exists()
-
-
-class InfiniteGrad(torch.autograd.Function):
-    """Identity forward, infinite gradient backward: a finite loss whose gradient is not."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad * float("inf")
 
 
 def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import main
-from conftest import TINY_MODEL
+from conftest import TINY_MODEL, InfiniteGrad
 from models import CRNN
 from utils.checkpoint import load_training_checkpoint
 from utils.engine import StepRunner
@@ -19,18 +19,6 @@ from utils.optim import build_optimizer, build_scheduler
 
 CPU = torch.device("cpu")
 WORDS = ["abc", "hello", "42", "crnn"]
-
-
-class InfiniteGrad(torch.autograd.Function):
-    """Identity forward, infinite gradient backward: a finite loss whose gradient is not."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad * float("inf")
 
 
 def make_runner(optimizer="adadelta", scaler=None, max_bad_steps=3, schedule="cosine"):
