@@ -99,7 +99,8 @@ def load_recognizer(path, device, precision):
         x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             return model(x).float().cpu()
-    return run, alphabet, (img_w, width_range, None), f"PyTorch {str(dtype or torch.float32).replace('torch.', '')} on {device}"
+    engine = f"PyTorch {str(dtype or torch.float32).replace('torch.', '')} on {device}"
+    return run, alphabet, (img_w, width_range, None), engine
 
 
 def closest_word(text, lexicon):
@@ -124,6 +125,12 @@ def read_lexicon(path):
     return words
 
 
+def read_image(path, width):
+    """-> the preprocessed image; OSError / ValueError for a file that cannot be read or decoded."""
+    with open(path, "rb") as f:
+        return decode_image(f.read(), width)
+
+
 def recognise(paths, recognizer, converter, width, batch_size, progress):
     """-> list of dicts {file, text, confidence} in input order (unreadable images: a warning, no entry).
     Images are read a window at a time and batched by width (datasets/width_batches.py)."""
@@ -133,8 +140,7 @@ def recognise(paths, recognizer, converter, width, batch_size, progress):
         images, names = [], []
         for path in paths[start:start + window]:
             try:
-                with open(path, "rb") as f:
-                    images.append(decode_image(f.read(), width))
+                images.append(read_image(path, width))
                 names.append(path)
             except (OSError, ValueError) as e:
                 print(f"warning: skipping {path}: {e}", file=sys.stderr, flush=True)
@@ -152,8 +158,7 @@ def unreadable_error(paths, width, shown=3):
     reasons = []
     for path in paths[:shown]:
         try:
-            with open(path, "rb") as f:
-                decode_image(f.read(), width)
+            read_image(path, width)
         except (OSError, ValueError) as e:
             reasons.append(f"{path}: {e}")
     more = f"; {len(paths) - shown} more" if len(paths) > shown else ""
@@ -170,7 +175,8 @@ def main(args):
     lexicon = read_lexicon(args.lexicon) if args.lexicon else None
     recognizer, alphabet, (img_w, width_range, onnx_w), engine = load_recognizer(
         model_path, select_device(args.device, 0), args.precision)
-    if onnx_w is not None and (args.min_w or args.max_w or args.width_step or args.img_w not in (None, onnx_w)):
+    own_flags = (args.min_w, args.max_w, args.width_step)
+    if onnx_w is not None and (any(v is not None for v in own_flags) or args.img_w not in (None, onnx_w)):
         raise UserError(f"{model_path} takes a fixed width of {onnx_w} px: the width flags do not apply (export it "
                         "with pth2onnx.py --dynamic_width to read words at their own width)")
     width = Width.fixed(onnx_w) if onnx_w is not None else choose_width(

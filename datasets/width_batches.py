@@ -59,7 +59,9 @@ class TrainCollate:
         self.batch_size = batch_size
 
     def __call__(self, samples):
-        n_batches = max(1, len(samples) // self.batch_size)  # a short last window: drop_last, as the recipe
+        n_batches = len(samples) // self.batch_size  # the epoch's last partial batch is dropped, as the recipe's
+        if not n_batches:
+            return []
         samples = samples[:n_batches * self.batch_size]
         kept = sorted((s for s in samples if s[0] is not None), key=lambda s: s[0].shape[-1])
         parts = np.array_split(np.arange(len(kept)), n_batches)
