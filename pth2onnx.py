@@ -12,7 +12,7 @@ runner read each word at its own width (the .om chain keeps the fixed 32x100). T
 rebuilt from the checkpoint's model_args; the recipe's / reference
 implementation's state_dicts and DDP (`module.`) checkpoints load too.
 With --int8 the written model is the statically quantised one (see
-utils/onnx_int8.py), checked against the fp32 export by decoded text.
+onnx_int8.py), checked against the fp32 export by decoded text.
 """
 import math
 import os
@@ -26,7 +26,7 @@ from utils.errors import UserError
 from utils.files import check_output_file
 from utils.model_io import load_crnn
 from datasets.transforms import Width, choose_width
-from utils.onnx_int8 import calibration_images, check_calibration_source, compare, quantize, read_images
+from onnx_int8 import calibration_images, check_calibration_source, compare, quantize, read_images
 
 OPSET = 11
 TOLERANCE = 1e-4  # of the largest logit (at least 1): LSTM rounding grows with the logits and the steps

@@ -32,7 +32,7 @@ from utils.cli import Parser, existing_file, float_range, int_range, run_cli  # 
 from utils.device import cpu_has_bf16  # noqa: E402
 from utils.label_converter import DEFAULT_ALPHABET  # noqa: E402
 from utils.model_io import load_crnn  # noqa: E402
-from utils.onnx_int8 import quantize  # noqa: E402
+from onnx_int8 import quantize  # noqa: E402
 
 
 def timed(fn, seconds, sync=lambda: None):

@@ -1,16 +1,10 @@
 """Every kind of bad input we know of, across all scripts, and what the user must see.
 
-Each case builds its bad input in a fresh folder, runs the script's real
-command line, and expects exit code 2, exactly one `error: ...` line on stderr
-holding the given fragments, no traceback, and nothing half-written left
-behind. Python scripts run in this process (runpy, with their real argv and
-`run_cli`: the same exit code and streams as a subprocess, without paying
-interpreter start-up 100 times); the bash launchers run as subprocesses.
-tests/test_errors.py runs them all;
-
-    python tests/bad_inputs.py
-
-prints the table (class, input, message, exit code).
+Each case builds its bad input in a fresh folder, runs the script's real command line (Python scripts in
+this process through runpy and `run_cli`: the same exit code and streams as a subprocess; the launchers
+as subprocesses) and expects exit code 2, exactly one `error: ...` line holding the given fragments, no
+traceback, and nothing half-written. tests/test_errors.py runs them all; `python tests/bad_inputs.py`
+prints the table (class, input, message, exit code). What the inputs are made of: tests/bad_input_kit.py.
 """
 import os
 import socket

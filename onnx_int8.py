@@ -3,8 +3,10 @@
 Format: QOperator (QLinearConv / QLinearMatMul nodes), int8 weights per output
 channel, uint8 activations, MinMax calibration on images of an LMDB read with
 the evaluation preprocessing (a --dynamic_width model is calibrated and
-checked on each image at its own width, so on many widths). QOperator works at opset 11, the opset ATC takes
-and the default export; QDQ with per-channel axes would need opset 13. The
+checked on each image at its own width, so on many widths). QOperator works
+at opset 11, the opset ATC takes and the default export; QDQ with per-channel
+axes would need opset 13. It lives beside pth2onnx.py, not in utils/, because
+it reads LMDBs (datasets/) and runs models with the runner (tools/). The
 LSTMs stay fp32 (static quantisation has no int8 LSTM); the convolutions, where
 nearly all of the FLOPs are, run on the CPU's int8 (VNNI) instructions.
 """
