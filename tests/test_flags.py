@@ -19,7 +19,7 @@ from conftest import ROOT
 ENTRY_POINTS = ["main", "pth2onnx", "parse_testdata", "postpossess_CRNN_pytorch", "predict",
                 "tools.ais_bench_runner", "tools.create_lmdb_dataset", "tools.pack_synth_assets",
                 "tools.export_weights", "bench.infer_throughput", "bench.train_throughput", "bench.loader_throughput",
-                "bench.accuracy_by_length"]
+                "bench.accuracy_by_length", "bench.synth_ablation"]
 VALUES = ["0", "-1", "nan", "1000000000000"]
 ZERO_MEANS = {
     ("main", "--val_freq"): "only at the end of each epoch",
@@ -49,7 +49,7 @@ def required(tmp_path_factory):
             "tools.ais_bench_runner": ["--model", str(f)],
             "tools.create_lmdb_dataset": ["--input_dir", str(d), "--output", str(t / "lmdb")],
             "tools.pack_synth_assets": [str(t / "assets")], "tools.export_weights": [str(f), str(t / "w.pth")],
-            "bench.accuracy_by_length": [str(f)]}
+            "bench.accuracy_by_length": [str(f)], "bench.synth_ablation": [str(f), "--synth_assets", str(d)]}
 
 
 def numeric_flags():

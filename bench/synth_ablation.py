@@ -1,0 +1,114 @@
+"""Generator v4 ablation: one model per feature set at one training budget, read on real crops by word length.
+
+    python bench/synth_ablation.py ../shared/data/iiit5k_train_2000/labels.txt \
+        --synth_assets /root/crnn_assets_v4 --images 200000 --output_dir runs/ablation
+    python bench/synth_ablation.py LABELS --synth_assets A --rows v3 all -- --device cuda --workers 12  # main.py flags
+
+Each row trains `main.py --synth_stream --synth_train IMAGES --epochs 1 --ema 0.999 --val_freq 0` (then the
+flags after `--`) from scratch with the same seed, its own $CRNN_SYNTH_FEATURES and, for the rows that add
+them, the assets folder, in OUTPUT_DIR/<row>. All rows validate on one set: the synthetic validation set of
+`all` (v4 with the assets, --synth_val images). A finished row is not trained again and an unfinished one continues
+(`--resume auto`), so the script can be stopped and run again. Then each row's model (its averaged weights
+at the end of the schedule) reads the labelled crops at each word's own width (100..256), by label length
+(bench/accuracy_by_length.py). Prints one markdown row per feature set.
+"""
+import csv
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.accuracy_by_length import BUCKETS, read_labels, row  # noqa: E402
+from datasets.synth_build import ensure_synthetic  # noqa: E402
+from datasets.synth_features import FEATURES_ENV  # noqa: E402
+from datasets.transforms import Width  # noqa: E402
+from predict import load_recognizer, recognise  # noqa: E402
+from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli  # noqa: E402
+from utils.device import select_device  # noqa: E402
+from utils.errors import UserError  # noqa: E402
+from utils.label_converter import LabelConverter  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# name: ($CRNN_SYNTH_FEATURES, draws from --synth_assets). Each row adds one part of v4 to v3's distribution.
+ROWS = {"v3": ("lengths=0,lettering=0", False), "lengths": ("lettering=0", False),
+        "fonts_photos": ("lengths=0,lettering=0", True), "lettering": ("lengths=0", False), "all": ("", True)}
+DONE = "ABLATION_ROW_DONE"
+
+
+class AblationParser(Parser):
+    """Everything after `--` goes to main.py untouched (argparse would match it against this script's flags)."""
+
+    def parse_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        cut = args.index("--") if "--" in args else len(args)
+        parsed = super().parse_args(args[:cut], namespace)
+        parsed.main_args = args[cut + 1:]
+        return parsed
+
+
+def get_args_parser():
+    p = AblationParser(description=__doc__.splitlines()[0])
+    p.add_argument("labels", type=existing_file, help="`path<TAB>label` file of real crops (read, never trained on)")
+    p.add_argument("--synth_assets", type=existing_dir, required=True,
+                   help="the v4 assets folder (tools/pack_synth_assets.py) of the fonts-and-photos rows")
+    p.add_argument("--images", type=int_range(64), default=200000, help="training images per row")
+    p.add_argument("--synth_val", type=int_range(1, 10 ** 7), default=2000, help="images of the common validation set")
+    p.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS), help="feature sets to train")
+    p.add_argument("--output_dir", type=path_text, default="runs/ablation")
+    return p
+
+
+def train_row(name, args, val_dir):
+    """Train one row's model (or finish it) -> its folder."""
+    out = os.path.join(args.output_dir, name)
+    if os.path.isfile(os.path.join(out, DONE)):
+        print(f"[{name}] already trained: {out}", flush=True)
+        return out
+    features, with_assets = ROWS[name]
+    cmd = [sys.executable, os.path.join(ROOT, "main.py"), "--synth_stream", "--synth_train", str(args.images),
+           "--epochs", "1", "--ema", "0.999", "--val_freq", "0", "--val_dir", val_dir, "--synth_val", "64",
+           "--save_every_steps", "500", "--resume", "auto", "--output_dir", out,
+           *(["--synth_assets", args.synth_assets] if with_assets else []), *args.main_args]
+    env = {**os.environ, FEATURES_ENV: features} if features else os.environ
+    print(f"[{name}] {FEATURES_ENV}={features!r} " + " ".join(cmd[1:]), flush=True)
+    rc = subprocess.run(cmd, env=env).returncode
+    if rc:
+        raise UserError(f"row {name}: main.py exited with {rc} (its output is above; run this script again to "
+                        f"continue from {out})")
+    with open(os.path.join(out, DONE), "w") as f:
+        f.write(f"{FEATURES_ENV}={features!r} " + " ".join(cmd[1:]) + "\n")
+    return out
+
+
+def synthetic_accuracy(out):
+    """The averaged weights' accuracy on the common validation set at the end (the run's eval_results.csv)."""
+    with open(os.path.join(out, "eval_results.csv"), newline="") as f:
+        return 100 * float(next(csv.DictReader(f))["accuracy"])
+
+
+def main(args):
+    if os.environ.get(FEATURES_ENV):
+        raise UserError(f"unset ${FEATURES_ENV}: this script sets it for each row")
+    pairs = read_labels(args.labels)
+    labels = dict(pairs)
+    val_dir = os.path.join(ensure_synthetic(0, args.synth_val, seed=0, assets=args.synth_assets), "IIIT5K_lmdb")
+    folders = {name: train_row(name, args, val_dir) for name in args.rows}
+    buckets = " | ".join(f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS)
+    print(f"\n{args.images} training images per row; real crops: {args.labels}, each word at its own width\n")
+    print(f"| row | {FEATURES_ENV} | assets | real: all | {buckets} | synthetic v4 val |")
+    print("|---|---|---|" + "---:|" * (len(BUCKETS) + 2))
+    table = {}
+    for name, out in folders.items():
+        recognizer, alphabet, _, _ = load_recognizer(os.path.join(out, "checkpoint.pth"), select_device("cpu", 0),
+                                                     "fp32")
+        results = recognise([p for p, _ in pairs], recognizer, LabelConverter(alphabet), Width(), 64, False)
+        accs, _ = row(results, labels)
+        table[name] = accs + [synthetic_accuracy(out)]
+        features, with_assets = ROWS[name]
+        print(f"| {name} | `{features}` | {'yes' if with_assets else 'trdg'} | "
+              + " | ".join(f"{a:.2f}" for a in table[name]) + " |", flush=True)
+    return table
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())
