@@ -65,6 +65,7 @@ def train_row(name, args, val_dir):
         print(f"[{name}] already trained: {out}", flush=True)
         return out
     features, with_assets = ROWS[name]
+    # main.py also builds a synthetic validation set of its own, unused here: --synth_val 64 keeps it small.
     cmd = [sys.executable, os.path.join(ROOT, "main.py"), "--synth_stream", "--synth_train", str(args.images),
            "--epochs", "1", "--ema", "0.999", "--val_freq", "0", "--val_dir", val_dir, "--synth_val", "64",
            "--save_every_steps", "500", "--resume", "auto", "--output_dir", out,

@@ -10,11 +10,11 @@ from utils.checkpoint import load_training_checkpoint
 WORDS = ["exit", "open", "hotel", "12", "station", "internationally"]
 
 
-def run_ablation(tmp_path, *extra):
+def run_ablation(tmp_path):
     cmd = [sys.executable, "bench/synth_ablation.py", str(tmp_path / "crops" / "labels.txt"), "--synth_assets",
-           str(tmp_path / "assets"), "--images", "64", "--synth_val", "64", "--rows", "v3", "all", "--output_dir", str(tmp_path / "abl"),
-           *extra, "--", "--batch_size", "32", "--hidden_size", "16", "--cnn_width", "8", "--workers", "0",
-           "--device", "cpu"]
+           str(tmp_path / "assets"), "--images", "64", "--synth_val", "64", "--rows", "v3", "all",
+           "--output_dir", str(tmp_path / "abl"), "--", "--batch_size", "32", "--hidden_size", "16", "--cnn_width", "8",
+           "--workers", "0", "--device", "cpu"]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
 
 
