@@ -2,6 +2,8 @@
 import torch
 from torch.utils.data import DistributedSampler, Sampler
 
+from utils.signals import leave_to_parent
+
 
 class ResumableDistributedSampler(DistributedSampler):
     """DistributedSampler (shuffled by seed + epoch, drop_last) that can start mid-epoch:
@@ -40,3 +42,4 @@ class ShardSampler(Sampler):
 def worker_init(_):
     # One thread per loader worker: the training process owns the cores.
     torch.set_num_threads(1)
+    leave_to_parent()

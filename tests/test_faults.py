@@ -67,16 +67,17 @@ def assert_same_weights(run_dir, ref):
         torch.testing.assert_close(got["model"][k], v, rtol=0, atol=1e-6, msg=k)
 
 
-def signal_after(proc, step, signum, rng=None):
-    """Send signum to proc once its log passes global step `step` (SIGKILL: right away or a little later,
-    sometimes in the middle of writing a checkpoint) -> (output, seconds from the signal to the exit)."""
+def signal_after(proc, step, signum, rng=None, group=False):
+    """Send signum to proc (group: to its whole process group) once its log passes global step `step` (SIGKILL:
+    right away or a little later, sometimes in the middle of writing a checkpoint) -> (output, seconds from the
+    signal to the exit)."""
     out, sent = [], None
     for line in proc.stdout:
         out.append(line)
         if sent is None and line.startswith("Epoch: [") and global_step(line) >= step:
             if rng is not None and rng.random() < 0.5:
                 time.sleep(rng.uniform(0, 0.05))
-            proc.send_signal(signum)
+            os.killpg(proc.pid, signum) if group else proc.send_signal(signum)
             sent = time.time()
             if signum == signal.SIGKILL:
                 break
@@ -117,6 +118,32 @@ def test_sigkill_campaign_and_sigterm_resume_to_identical_weights(tiny_data, tmp
     assert f"(global step {reached})" in done.stdout
     assert not glob.glob(os.path.join(run_dir, "*.tmp*"))
     assert_same_weights(run_dir, reference)
+
+
+@pytest.mark.parametrize("source", ["lmdb", "stream"])
+def test_sigterm_to_the_whole_process_group_saves_the_step_reached(tiny_data, tmp_path, source):
+    """Slurm's scancel, `kill -- -PGID` and `pkill -f` signal the loader workers too: they must outlive it,
+    so that the training process finishes its step, saves and ends with 143 (and then no worker is left)."""
+    data = ["--data_path", tiny_data] if source == "lmdb" else ["--synth_stream", "--synth_train", "3200",
+                                                                "--synth_val", "16"]
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "main.py", *data, *RUN, "--workers", "1", "--output_dir", str(run_dir)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**ENV, "CRNN_CACHE_DIR": os.environ["CRNN_CACHE_DIR"]},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out, seconds = signal_after(proc, 3, signal.SIGTERM, group=True)
+    assert proc.returncode == 143 and seconds < 30 and "Traceback" not in out, out[-3000:]
+    stopped = [line for line in out.splitlines() if line.startswith("Stopped by SIGTERM after global step ")]
+    assert len(stopped) == 1, out[-2000:]
+    reached = int(stopped[0].split("global step ")[1].split(":")[0])
+    assert reached >= 3 and load_training_checkpoint(str(run_dir / "checkpoint.pth"))["global_step"] == reached
+    for _ in range(50):  # the workers end with the training process (their exit can lag it a little)
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("a loader worker outlived the training process")
 
 
 def test_resume_auto_skips_a_corrupt_checkpoint(tiny_data, tmp_path):

@@ -20,6 +20,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -91,6 +92,27 @@ def deferred():
 def received():
     """The signal number recorded inside deferred(), or 0."""
     return (_handler.received or 0) if _handler is not None else 0
+
+
+def leave_to_parent():
+    """In a DataLoader worker: a SIGTERM that its training process did not send is left to that process.
+
+    Slurm's scancel, `kill -- -PGID` and `pkill -f` signal every process of the job, the loader workers
+    too. PyTorch's worker handler exits on its parent's SIGTERM and dies of anyone else's; the training
+    process then fails in the middle of its step ("DataLoader worker ... killed by signal") instead of
+    saving. Here one thread takes SIGTERM (blocked in the others, which inherit the mask) and exits on the
+    parent's only, as PyTorch does; a worker whose parent dies ends through PyTorch's watchdog. SIGINT is
+    swallowed already by the handler the worker inherits from stop_on_signals."""
+    if not hasattr(signal, "sigwaitinfo"):  # macOS, Windows: PyTorch's own handling
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    def wait():
+        while signal.sigwaitinfo({signal.SIGTERM}).si_pid != os.getppid():
+            pass
+        os._exit(0)
+
+    threading.Thread(target=wait, name="sigterm", daemon=True).start()
 
 
 def resume_command(argv=None):
