@@ -3,9 +3,12 @@
     python bench/synth_ablation.py ../shared/data/iiit5k_train_2000/labels.txt \
         --synth_assets /root/crnn_assets_v4 --images 200000 --output_dir runs/ablation
     python bench/synth_ablation.py LABELS --synth_assets A --rows v3 all -- --device cuda --workers 12  # main.py flags
+    python bench/synth_ablation.py LABELS --synth_assets A --finetune crnn_v3.pth --images 51200 -- --lr 5e-4
 
 Each row trains `main.py --synth_stream --synth_train IMAGES --epochs 1 --ema 0.999 --val_freq 0` (then the
-flags after `--`) from scratch with the same seed, its own $CRNN_SYNTH_FEATURES and, for the rows that add
+flags after `--`) with the same seed, from scratch or, with --finetune, every row from the same weights (a
+fresh optimizer and schedule; cheaper on a CPU, where a short run from scratch spends most of its budget on the
+CTC plateau), its own $CRNN_SYNTH_FEATURES and, for the rows that add
 them, the assets folder, in OUTPUT_DIR/<row>. All rows validate on one set: the synthetic validation set of
 `all` (v4 with the assets, --synth_val images). A finished row is not trained again and an unfinished one continues
 (`--resume auto`), so the script can be stopped and run again. Then each row's model (its averaged weights
@@ -13,6 +16,7 @@ at the end of the schedule) reads the labelled crops at each word's own width (1
 (bench/accuracy_by_length.py). Prints one markdown row per feature set.
 """
 import csv
+import glob
 import os
 import subprocess
 import sys
@@ -54,6 +58,8 @@ def get_args_parser():
     p.add_argument("--images", type=int_range(64), default=200000, help="training images per row")
     p.add_argument("--synth_val", type=int_range(1, 10 ** 7), default=2000, help="images of the common validation set")
     p.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS), help="feature sets to train")
+    p.add_argument("--finetune", type=existing_file, default=None,
+                   help="start every row from this checkpoint's weights instead of from scratch")
     p.add_argument("--output_dir", type=path_text, default="runs/ablation")
     return p
 
@@ -65,10 +71,13 @@ def train_row(name, args, val_dir):
         print(f"[{name}] already trained: {out}", flush=True)
         return out
     features, with_assets = ROWS[name]
+    # main.py refuses --finetune beside --resume: a row that has saved a checkpoint continues from it instead.
+    started = bool(glob.glob(os.path.join(out, "*.pth")))
+    start = ["--finetune", args.finetune] if args.finetune and not started else ["--resume", "auto"]
     # main.py also builds a synthetic validation set of its own, unused here: --synth_val 64 keeps it small.
     cmd = [sys.executable, os.path.join(ROOT, "main.py"), "--synth_stream", "--synth_train", str(args.images),
            "--epochs", "1", "--ema", "0.999", "--val_freq", "0", "--val_dir", val_dir, "--synth_val", "64",
-           "--save_every_steps", "500", "--resume", "auto", "--output_dir", out,
+           "--save_every_steps", "500", *start, "--output_dir", out,
            *(["--synth_assets", args.synth_assets] if with_assets else []), *args.main_args]
     env = {**os.environ, FEATURES_ENV: features} if features else os.environ
     print(f"[{name}] {FEATURES_ENV}={features!r} " + " ".join(cmd[1:]), flush=True)

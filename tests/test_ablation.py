@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+from bench import synth_ablation
 from conftest import ROOT, word_image
 from test_synth_assets import font_folder
 from utils.checkpoint import load_training_checkpoint
@@ -10,10 +11,10 @@ from utils.checkpoint import load_training_checkpoint
 WORDS = ["exit", "open", "hotel", "12", "station", "internationally"]
 
 
-def run_ablation(tmp_path):
+def run_ablation(tmp_path, rows=("v3", "all"), output_dir="abl", start=()):
     cmd = [sys.executable, "bench/synth_ablation.py", str(tmp_path / "crops" / "labels.txt"), "--synth_assets",
-           str(tmp_path / "assets"), "--images", "64", "--synth_val", "64", "--rows", "v3", "all",
-           "--output_dir", str(tmp_path / "abl"), "--", "--batch_size", "32", "--hidden_size", "16", "--cnn_width", "8",
+           str(tmp_path / "assets"), "--images", "64", "--synth_val", "64", "--rows", *rows, *start,
+           "--output_dir", str(tmp_path / output_dir), "--", "--batch_size", "32", "--hidden_size", "16", "--cnn_width", "8",
            "--workers", "0", "--device", "cpu"]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
 
@@ -50,3 +51,27 @@ def test_rows_train_once_with_their_features_and_the_table_reads_every_crop(tmp_
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("already trained") == 2
     assert table_rows(again.stdout) == rows
+
+    start = str(tmp_path / "abl" / "v3" / "checkpoint.pth")
+    tuned = run_ablation(tmp_path, rows=("v3",), output_dir="tuned", start=("--finetune", start))
+    assert tuned.returncode == 0, tuned.stderr[-2000:]
+    assert f"Fine-tuning from {start}" in tuned.stdout and set(table_rows(tuned.stdout)) == {"v3"}
+    assert f"--finetune {start}" in (tmp_path / "tuned" / "v3" / "ABLATION_ROW_DONE").read_text()
+
+
+def test_a_row_with_a_checkpoint_resumes_instead_of_starting_again(tmp_path, monkeypatch):
+    """main.py takes --finetune or --resume, not both: a fine-tuned row stopped after a save continues."""
+    commands = []
+    monkeypatch.setattr(synth_ablation.subprocess, "run", lambda cmd, env: commands.append(cmd) or
+                        subprocess.CompletedProcess(cmd, 0))
+    args = synth_ablation.get_args_parser().parse_args([__file__, "--synth_assets", str(tmp_path), "--finetune",
+                                                        __file__, "--output_dir", str(tmp_path / "abl")])
+    for row in ("v3", "lengths"):  # main.py would create them
+        (tmp_path / "abl" / row).mkdir(parents=True)
+    synth_ablation.train_row("v3", args, "VAL")
+    (tmp_path / "abl" / "lengths" / "checkpoint_prev.pth").write_bytes(b"")
+    synth_ablation.train_row("lengths", args, "VAL")
+    starts = [[a for a in cmd if a in ("--finetune", "--resume")] for cmd in commands]
+    assert starts == [["--finetune"], ["--resume"]]
+    assert commands[0][commands[0].index("--finetune") + 1] == __file__
+    assert commands[1][commands[1].index("--resume") + 1] == "auto"
