@@ -101,9 +101,11 @@ def leave_to_parent():
     too. PyTorch's worker handler exits on its parent's SIGTERM and dies of anyone else's; the training
     process then fails in the middle of its step ("DataLoader worker ... killed by signal") instead of
     saving. Here one thread takes SIGTERM (blocked in the others, which inherit the mask) and exits on the
-    parent's only, as PyTorch does; a worker whose parent dies ends through PyTorch's watchdog. SIGINT is
-    swallowed already by the handler the worker inherits from stop_on_signals."""
-    if not hasattr(signal, "sigwaitinfo"):  # macOS, Windows: PyTorch's own handling
+    parent's only, as PyTorch does; a worker whose parent dies ends through PyTorch's watchdog. Ctrl-C's
+    SIGINT, which reaches the whole foreground group and never comes from the parent, is ignored (a forked
+    worker would swallow it anyway with the handler it inherits; a spawned one would stop serving batches)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not hasattr(signal, "sigwaitinfo"):  # macOS, Windows: PyTorch's own SIGTERM handling
         return
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 
