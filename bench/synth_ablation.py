@@ -3,7 +3,7 @@
     python bench/synth_ablation.py ../shared/data/iiit5k_train_2000/labels.txt \
         --synth_assets /root/crnn_assets_v4 --images 200000 --output_dir runs/ablation
     python bench/synth_ablation.py LABELS --synth_assets A --rows v3 all -- --device cuda --workers 12  # main.py flags
-    python bench/synth_ablation.py LABELS --synth_assets A --finetune crnn_v3.pth --images 51200 -- --lr 5e-4
+    python bench/synth_ablation.py LABELS --synth_assets A --finetune crnn_v3.pth --images 51200 -- --lr 5e-4 --ema 0.995
 
 Each row trains `main.py --synth_stream --synth_train IMAGES --epochs 1 --ema 0.999 --val_freq 0` (then the
 flags after `--`) with the same seed, from scratch or, with --finetune, every row from the same weights (a

@@ -77,7 +77,10 @@ def signal_after(proc, step, signum, rng=None, group=False):
         if sent is None and line.startswith("Epoch: [") and global_step(line) >= step:
             if rng is not None and rng.random() < 0.5:
                 time.sleep(rng.uniform(0, 0.05))
-            os.killpg(proc.pid, signum) if group else proc.send_signal(signum)
+            if group:
+                os.killpg(proc.pid, signum)
+            else:
+                proc.send_signal(signum)
             sent = time.time()
             if signum == signal.SIGKILL:
                 break
