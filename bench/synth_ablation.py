@@ -33,9 +33,11 @@ from utils.errors import UserError  # noqa: E402
 from utils.label_converter import LabelConverter  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# name: ($CRNN_SYNTH_FEATURES, draws from --synth_assets). Each row adds one part of v4 to v3's distribution.
+# name: ($CRNN_SYNTH_FEATURES, draws from --synth_assets). The first rows each add one part of v4 to v3's
+# distribution; the last two take one away from all of v4, which is what decides whether a part stays.
 ROWS = {"v3": ("lengths=0,lettering=0", False), "lengths": ("lettering=0", False),
-        "fonts_photos": ("lengths=0,lettering=0", True), "lettering": ("lengths=0", False), "all": ("", True)}
+        "fonts_photos": ("lengths=0,lettering=0", True), "lettering": ("lengths=0", False), "all": ("", True),
+        "all_but_lengths": ("lengths=0", True), "all_but_lettering": ("lettering=0", True)}
 DONE = "ABLATION_ROW_DONE"
 
 
