@@ -1,4 +1,4 @@
-"""Generator v4 ablation: one model per feature set at one training budget, read on real crops by word length.
+"""Generator ablation: one model per feature set at one training budget, read on real crops by word length.
 
     python bench/synth_ablation.py ../shared/data/iiit5k_train_2000/labels.txt \
         --synth_assets /root/crnn_assets_v4 --images 200000 --output_dir runs/ablation
@@ -8,9 +8,9 @@
 Each row trains `main.py --synth_stream --synth_train IMAGES --epochs 1 --ema 0.999 --val_freq 0` (then the
 flags after `--`) with the same seed, from scratch or, with --finetune, every row from the same weights (a
 fresh optimizer and schedule; cheaper on a CPU, where a short run from scratch spends most of its budget on the
-CTC plateau), its own $CRNN_SYNTH_FEATURES and, for the rows that add
-them, the assets folder, in OUTPUT_DIR/<row>. All rows validate on one set: the synthetic validation set of
-`all` (v4 with the assets, --synth_val images). A finished row is not trained again and an unfinished one continues
+CTC plateau), its own $CRNN_SYNTH_FEATURES and, for the rows that add them, the assets folder, in
+OUTPUT_DIR/<row>. All rows validate on one set: the synthetic validation set of `all` (the generator with the
+assets, --synth_val images). A finished row is not trained again and an unfinished one continues
 (`--resume auto`), so the script can be stopped and run again. Then each row's model (its averaged weights
 at the end of the schedule) reads the labelled crops at each word's own width (100..256), by label length
 (bench/accuracy_by_length.py). Prints one markdown row per feature set.
@@ -33,11 +33,11 @@ from utils.errors import UserError  # noqa: E402
 from utils.label_converter import LabelConverter  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# name: ($CRNN_SYNTH_FEATURES, draws from --synth_assets). The first rows each add one part of v4 to v3's
-# distribution; the last two take one away from all of v4, which is what decides whether a part stays.
-ROWS = {"v3": ("lengths=0,lettering=0", False), "lengths": ("lettering=0", False),
-        "fonts_photos": ("lengths=0,lettering=0", True), "lettering": ("lengths=0", False), "all": ("", True),
-        "all_but_lengths": ("lengths=0", True), "all_but_lettering": ("lettering=0", True)}
+# name: ($CRNN_SYNTH_FEATURES, draws from --synth_assets). Each part of the generator on its own over v3's
+# distribution, and all of it; with two parts, all but one part is the other part's row. v4's third part, its
+# long-tail word lengths, was measured here too (README, "Ablation") and removed in v5.
+ROWS = {"v3": ("lettering=0", False), "fonts_photos": ("lettering=0", True), "lettering": ("", False),
+        "all": ("", True)}
 DONE = "ABLATION_ROW_DONE"
 
 
@@ -56,7 +56,7 @@ def get_args_parser():
     p = AblationParser(description=__doc__.splitlines()[0])
     p.add_argument("labels", type=existing_file, help="`path<TAB>label` file of real crops (read, never trained on)")
     p.add_argument("--synth_assets", type=existing_dir, required=True,
-                   help="the v4 assets folder (tools/pack_synth_assets.py) of the fonts-and-photos rows")
+                   help="the assets folder (tools/pack_synth_assets.py) of the fonts-and-photos rows")
     p.add_argument("--images", type=int_range(64), default=200000, help="training images per row")
     p.add_argument("--synth_val", type=int_range(1, 10 ** 7), default=2000, help="images of the common validation set")
     p.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS), help="feature sets to train")
@@ -107,7 +107,7 @@ def main(args):
     folders = {name: train_row(name, args, val_dir) for name in args.rows}
     buckets = " | ".join(f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS)
     print(f"\n{args.images} training images per row; real crops: {args.labels}, each word at its own width\n")
-    print(f"| row | {FEATURES_ENV} | assets | real: all | {buckets} | synthetic v4 val |")
+    print(f"| row | {FEATURES_ENV} | assets | real: all | {buckets} | synthetic val |")
     print("|---|---|---|" + "---:|" * (len(BUCKETS) + 2))
     table = {}
     for name, out in folders.items():

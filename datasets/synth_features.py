@@ -1,6 +1,6 @@
 """Every feature of the synthetic generator as one named probability (STYLE rule 18), in one table.
 
-An ablation is a one-line change: set a name (or a group: `lengths`, `lettering`) to 0 here, or, for
+An ablation is a one-line change: set a name (or the group `lettering`) to 0 here, or, for
 one run without editing code,
 
     CRNN_SYNTH_FEATURES="lettering=0" python main.py --synth_stream --synth_train 200000
@@ -19,7 +19,6 @@ FEATURES_ENV = "CRNN_SYNTH_FEATURES"
 
 FEATURES = {
     # ---- text: what is written --------------------------------------------------------------
-    "long_tail": 1.0,        # word length from LONG_TAIL_WEIGHTS (10-16 letters common), else v3's RUNNING_TEXT
     "common_word": 0.2,      # a word from the built-in list of common sign/caption words
     "digits": 0.10,          # a digit string instead of a word
     "code": 0.06,            # an upper-case letter/digit code
@@ -59,17 +58,15 @@ FEATURES = {
 }
 
 GROUPS = {
-    "lengths": ("long_tail",),
     "lettering": ("colour", "hollow", "texture_fill", "outline", "italic", "script", "arc", "small_print",
                   "strong_perspective", "extrude", "drop_shadow"),
 }
 
-# Word length weights, 1..16 letters (the last bin takes any longer word too).
-# v3: running English text; real IIIT5K has 26% of its words at 7+ letters, v3 gave 10+ letters ~4%.
+# Word length weights, 1..16 letters (the last bin takes any longer word too): running English text,
+# 10+ letters in ~7% of labels with codes and compounds. v4 drew a long tail instead (~15%); the ablation
+# (README, "Ablation") found it does not pay once words are read at their own width, so v5 dropped it.
 RUNNING_TEXT = np.array([3, 17, 20, 16, 11, 9, 8, 6, 4, 3, 2, 1, 0, 0, 0, 0], np.float64)
-# v4: the long tail measured in ../shared/notes/long-words-2026-11-30.md, extended to 16 letters.
-LONG_TAIL = np.array([3, 9, 12, 13, 12, 11, 10, 9, 7, 5, 4, 3, 2.5, 2, 1.5, 1], np.float64)
-RUNNING_TEXT_WEIGHTS, LONG_TAIL_WEIGHTS = RUNNING_TEXT / RUNNING_TEXT.sum(), LONG_TAIL / LONG_TAIL.sum()
+LENGTH_WEIGHTS = RUNNING_TEXT / RUNNING_TEXT.sum()
 
 
 def parse_overrides(text):

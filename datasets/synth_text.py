@@ -6,7 +6,7 @@ characters only, which is what the model must output.
 """
 import string
 
-from datasets.synth_features import LONG_TAIL_WEIGHTS, RUNNING_TEXT_WEIGHTS
+from datasets.synth_features import LENGTH_WEIGHTS
 
 UPPER_DIGITS = list(string.ascii_uppercase + string.digits)
 LOWER = list(string.ascii_lowercase)
@@ -30,13 +30,13 @@ def alnum(text):
 class TextSampler:
     def __init__(self, words, features):
         self.words, self.f = words, features
-        self.by_length = [[] for _ in LONG_TAIL_WEIGHTS]  # the last list holds every longer word too
+        self.by_length = [[] for _ in LENGTH_WEIGHTS]  # the last list holds every longer word too
         for w in words:
-            self.by_length[min(len(w), len(LONG_TAIL_WEIGHTS)) - 1].append(w)
+            self.by_length[min(len(w), len(LENGTH_WEIGHTS)) - 1].append(w)
 
-    def _length_bin(self, rng):
-        weights = LONG_TAIL_WEIGHTS if rng.random() < self.f["long_tail"] else RUNNING_TEXT_WEIGHTS
-        return rng.choice(len(weights), p=weights)
+    @staticmethod
+    def _length_bin(rng):
+        return rng.choice(len(LENGTH_WEIGHTS), p=LENGTH_WEIGHTS)
 
     def _word(self, rng):
         if rng.random() < self.f["common_word"]:

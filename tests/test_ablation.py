@@ -35,17 +35,17 @@ def test_rows_train_once_with_their_features_and_the_table_reads_every_crop(tmp_
     assert first.returncode == 0, first.stderr[-2000:]
     rows = table_rows(first.stdout)
     assert set(rows) == {"v3", "all"}, first.stdout[-2000:]
-    for name, features, assets in (("v3", "`lengths=0,lettering=0`", "trdg"), ("all", "``", "yes")):
+    for name, features, assets in (("v3", "`lettering=0`", "trdg"), ("all", "``", "yes")):
         cells = [c.strip() for c in rows[name].split("|")[2:-1]]
         assert cells[:2] == [features, assets]
         accs = [float(c) for c in cells[2:]]
         assert len(accs) == 7 and all(0 <= a <= 100 for a in accs)  # all, 5 length buckets, synthetic val
     done = {name: (tmp_path / "abl" / name / "ABLATION_ROW_DONE").read_text() for name in ("v3", "all")}
-    assert "CRNN_SYNTH_FEATURES='lengths=0,lettering=0'" in done["v3"] and "--synth_assets" not in done["v3"]
+    assert "CRNN_SYNTH_FEATURES='lettering=0'" in done["v3"] and "--synth_assets" not in done["v3"]
     assert "CRNN_SYNTH_FEATURES=''" in done["all"] and f"--synth_assets {tmp_path / 'assets'}" in done["all"]
-    for name in ("v3", "all"):  # 64 images in batches of 32, validated on the common v4 set
+    for name in ("v3", "all"):  # 64 images in batches of 32, validated on the common set
         assert load_training_checkpoint(str(tmp_path / "abl" / name / "checkpoint.pth"))["global_step"] == 2
-        assert "synth_v4-assets_train0_val64_seed0" in (tmp_path / "abl" / name / "eval_results.csv").read_text()
+        assert "synth_v5-assets_train0_val64_seed0" in (tmp_path / "abl" / name / "eval_results.csv").read_text()
 
     again = run_ablation(tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -66,11 +66,11 @@ def test_a_row_with_a_checkpoint_resumes_instead_of_starting_again(tmp_path, mon
                         subprocess.CompletedProcess(cmd, 0))
     args = synth_ablation.get_args_parser().parse_args([__file__, "--synth_assets", str(tmp_path), "--finetune",
                                                         __file__, "--output_dir", str(tmp_path / "abl")])
-    for row in ("v3", "lengths"):  # main.py would create them
+    for row in ("v3", "lettering"):  # main.py would create them
         (tmp_path / "abl" / row).mkdir(parents=True)
     synth_ablation.train_row("v3", args, "VAL")
-    (tmp_path / "abl" / "lengths" / "checkpoint_prev.pth").write_bytes(b"")
-    synth_ablation.train_row("lengths", args, "VAL")
+    (tmp_path / "abl" / "lettering" / "checkpoint_prev.pth").write_bytes(b"")
+    synth_ablation.train_row("lettering", args, "VAL")
     starts = [[a for a in cmd if a in ("--finetune", "--resume")] for cmd in commands]
     assert starts == [["--finetune"], ["--resume"]]
     assert commands[0][commands[0].index("--finetune") + 1] == __file__
