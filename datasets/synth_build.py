@@ -1,11 +1,11 @@
 """Builds (once) and caches the synthetic default data set in the data_lmdb_release layout.
 
-    <cache>/synth_v5_train<N>_val<M>_seed<S>/MJ_LMDB       training words
-    <cache>/synth_v5_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
+    <cache>/synth_v6_train<N>_val<M>_seed<S>/MJ_LMDB       training words
+    <cache>/synth_v6_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
 
 The cache root is $CRNN_CACHE_DIR, else ~/.cache/crnn_pytorch. A set drawn from another assets
 folder than the trdg wheel, or with $CRNN_SYNTH_FEATURES set (an ablation, see synth_features.py),
-has both in its name (synth_v5-<assets folder>-<features>_train...), so it never reuses another's
+has both in its name (synth_v6-<assets folder>-<features>_train...), so it never reuses another's
 cache. A set is built in a temporary folder and renamed into place when complete, so an interrupted
 build is never mistaken for a finished one; a failed or interrupted build removes its temporary
 folder. With num_train 0 (training on the stream, see synth_stream.py) only the validation LMDB is
@@ -22,7 +22,7 @@ from datasets.lmdb_format import LmdbWriter
 from datasets.synth_assets import ASSETS_ENV, load_renderer
 from datasets.synth_features import override_tag
 
-VERSION = 5  # v5: v4 without its long-tail lengths; a new version never reuses an older one's cache
+VERSION = 6  # v6: crops that cut into letters, words drawn 8-12 px high; a new version never reuses a cache
 TRAIN_SPLIT, VAL_SPLIT = 0, 1
 CHUNK = 256
 _renderer = None

@@ -44,6 +44,9 @@ FEATURES = {
     "shear": 0.3,            # shear, given a warp
     "perspective": 0.2,      # mild perspective, given a warp
     "edge_clutter": 0.2,     # cut-off letters of a neighbouring word, or a sign border, at the edges
+    # ---- v6: the crops real benchmarks cut ----------------------------------------------------
+    "edge_cut": 0.15,        # the crop cuts into the first and/or last letter (it stays in the label)
+    "tight_crop": 0.12,      # the crop cuts the tops and bottoms of the letters a little
     "hard_shadow": 0.1,      # a sharp 1-3 px offset shadow
     "invert": 0.15,          # the ink on the same side of grey as the background (then pushed to the other)
     "low_contrast": 0.08,    # ink only 45-80 grey levels from the background
@@ -51,7 +54,8 @@ FEATURES = {
     "gradient_background": 0.2,
     "photo_background": 0.25,  # a crop of a photo (falls back to flat without photos); the rest: smooth noise
     "background_noise": 0.5,
-    "low_res": 0.25,         # drawn at 16-25 px high, then upscaled to 32
+    "tiny_res": 0.1,         # v6: drawn at 8-12 px high, then upscaled to 32 (small, far-away words)
+    "low_res": 0.25,         # drawn at 16-25 px high, then upscaled to 32 (when not tiny)
     "blur": 0.2,
     "noise": 0.3,
     "jpeg": 0.3,

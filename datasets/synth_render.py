@@ -1,4 +1,4 @@
-"""Renders one synthetic word image (v4): text -> grayscale crop, 32 px high, natural width.
+"""Renders one synthetic word image (v6): text -> grayscale crop, 32 px high, natural width.
 
 Every sample is a pure function of (seed, split, index), so a data set is reproducible whatever the
 number of worker processes. The variation aims at real photographed words; every feature is a named
@@ -6,8 +6,9 @@ probability in datasets/synth_features.py: what is written (synth_text.py: word 
 tail, digits, codes, punctuation the label leaves out), where the letters sit (synth_shape.py:
 rotation, italic lean, perspective, arcs), what they look like (synth_paint.py: colour turned grey as
 a camera does, hollow, outlined, textured, extruded and shadowed letters, photo backgrounds), and
-what the camera does (here: low resolution, blur, noise, JPEG), plus cut-off letters of neighbouring
-words and a line of small print, which are drawn but never labelled.
+what the camera does (here: low and very low resolution, blur, noise, JPEG), how tightly the word was
+cut out (synth_shape.crop: margins that cut into the first or last letter), plus cut-off letters of
+neighbouring words and a line of small print, which are drawn but never labelled.
 
     python -c "from datasets.synth_assets import load_renderer; print(load_renderer().sample(0, 0, 5)[1])"
 """
@@ -152,7 +153,7 @@ class SynthRenderer:
         mask, text_h, font = self._text_mask(text, rng)
         if rng.random() < self.f["arc"]:
             mask = arc(mask, rng)
-        mask = crop(warp(mask, rng, self.f), text_h, rng)
+        mask = crop(warp(mask, rng, self.f), text_h, rng, self.f, len(text))
         if rng.random() < self.f["edge_clutter"]:
             mask = self._edge_clutter(mask, font, rng)
         return self._degrade(paint(mask, self.backgrounds, rng, self.f, font[1]), rng)
@@ -161,8 +162,13 @@ class SynthRenderer:
         f = self.f
         w, h = image.size
         out_w = max(8, int(round(w * OUT_H / h)))
-        if rng.random() < f["low_res"]:
+        if rng.random() < f["tiny_res"]:
+            low_h = int(rng.integers(8, 13))
+        elif rng.random() < f["low_res"]:
             low_h = int(rng.integers(16, 26))
+        else:
+            low_h = None
+        if low_h:
             image = image.resize((max(4, int(w * low_h / h)), low_h), Image.BILINEAR)
         image = image.resize((out_w, OUT_H), Image.BICUBIC if rng.random() < 0.5 else Image.BILINEAR)
         if rng.random() < f["blur"]:

@@ -93,8 +93,10 @@ def arc(mask, rng, cols=24, rows=4):
     return out.transpose(Image.FLIP_TOP_BOTTOM) if flip else out
 
 
-def crop(mask, text_h, rng):
-    """The ink's box with random margins (slightly negative: letters touching the crop's edge)."""
+def crop(mask, text_h, rng, f, num_chars):
+    """The ink's box with random margins: slightly negative (letters touching the crop's edge), or, with
+    `edge_cut`, cutting into the first and/or last letter as tight real crops do (at most half of the
+    letter's ink, so the label stays readable), and with `tight_crop` into the letters' tops and bottoms."""
     box = mask.getbbox()
     if box is None:
         return mask
@@ -102,6 +104,16 @@ def crop(mask, text_h, rng):
     mh = max(text_h, b - t)
     margins = rng.uniform(-0.04, 0.3, 2) * mh
     vert = rng.uniform(-0.04, 0.22, 2) * mh
+    if rng.random() < f["edge_cut"]:
+        ink = np.asarray(mask.crop(box)).max(0) > 96               # columns holding ink
+        letter_w = (r - l) / max(num_chars, 1)
+        sides = ((True, False), (False, True), (True, True))[rng.integers(3)]
+        for i, (cut, columns) in enumerate(zip(sides, (ink, ink[::-1]))):
+            if cut:
+                stroke = int(np.argmin(columns)) if not columns.all() else len(columns)  # the first ink run
+                margins[i] = -rng.uniform(0.1, 1.0) * min(0.35 * letter_w, 0.5 * stroke)
+    if rng.random() < f["tight_crop"]:
+        vert = -rng.uniform(0.0, 0.1, 2) * mh
     return mask.crop((int(l - margins[0]), int(t - vert[0]), int(r + margins[1]) + 1, int(b + vert[1]) + 1))
 
 

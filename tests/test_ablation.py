@@ -45,7 +45,7 @@ def test_rows_train_once_with_their_features_and_the_table_reads_every_crop(tmp_
     assert "CRNN_SYNTH_FEATURES=''" in done["all"] and f"--synth_assets {tmp_path / 'assets'}" in done["all"]
     for name in ("v3", "all"):  # 64 images in batches of 32, validated on the common set
         assert load_training_checkpoint(str(tmp_path / "abl" / name / "checkpoint.pth"))["global_step"] == 2
-        assert "synth_v5-assets_train0_val64_seed0" in (tmp_path / "abl" / name / "eval_results.csv").read_text()
+        assert "synth_v6-assets_train0_val64_seed0" in (tmp_path / "abl" / name / "eval_results.csv").read_text()
 
     again = run_ablation(tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]

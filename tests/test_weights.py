@@ -110,8 +110,8 @@ def test_eval_only_without_data_builds_only_the_validation_set(tmp_path):
             ["--eval_only", "--resume", str(model), "--synth_val", "32", "--workers", "0", "--device", "cpu"]))
     cache = os.environ["CRNN_CACHE_DIR"]
     built = sorted(os.listdir(cache))
-    assert "synth_v5_train0_val32_seed0" in built and not any("train300000" in name for name in built)
-    assert "MJ_LMDB" not in os.listdir(os.path.join(cache, "synth_v5_train0_val32_seed0"))
+    assert "synth_v6_train0_val32_seed0" in built and not any("train300000" in name for name in built)
+    assert "MJ_LMDB" not in os.listdir(os.path.join(cache, "synth_v6_train0_val32_seed0"))
     assert "| IIIT5K_lmdb " in buf.getvalue() and acc >= 0.5
 
 
