@@ -13,9 +13,12 @@ import string
 
 import torch
 
+from datasets.lmdb_format import lmdb_identity
 from datasets.loaders import eval_loader, resolve_dir, stream_loader, train_loader
-from datasets.synth_build import ensure_synthetic
+from datasets.synth_build import ensure_synthetic, generator_identity
 from datasets.transforms import choose_width
+from inference.ctc_decoder import SHIPPED_LM
+from inference.decoder_flags import add_decoder_args, decoder_from_args
 from models import CRNN
 from models.crnn import output_length
 from utils import distributed as dist
@@ -29,6 +32,7 @@ from utils.files import check_creatable_dir
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
 from utils.recipes import default_workers, describe, resolve_recipe
 from utils.run_lock import claim_output_dir
+from utils.run_record import make_record
 from utils.signals import Interrupted, stop_on_signals
 from utils.training import fit
 
@@ -125,6 +129,8 @@ def get_args_parser():
     r.add_argument("--profiling", default="NONE", choices=["NONE", "CANN", "GE", "TORCH"],
                    help="trace steps --start_step..--stop_step to <output_dir>/profiling")
     r.add_argument("--start_step", type=int_range(0), default=10, help="first profiled step")
+    add_decoder_args(p.add_argument_group("decoding for --eval_only (the reported accuracy is greedy's; "
+                                          "--decoder beam adds a beam + LM column)"), default="beam")
     return p
 
 
@@ -185,6 +191,7 @@ def start(args, log):
         alphabet = ckpt["alphabet"]
     if args.synth_stream and not LabelConverter(alphabet).is_encodable(string.ascii_lowercase + string.digits):
         raise UserError(f"--synth_stream draws 0-9 and a-z, which --alphabet {alphabet!r} cannot encode")
+    second_decoder = eval_decoder(args, alphabet, log) if args.eval_only else None
     explicit = {k: getattr(args, k) for k in ("batch_size", "optimizer", "lr", "lr_schedule", "warmup_steps",
                                               "grad_clip", "loss_scale", "epochs")}
     recipe = resolve_recipe(args.recipe, device.type, explicit, synthetic=args.data_path is None or args.synth_stream)
@@ -206,7 +213,7 @@ def start(args, log):
                                      assets=args.synth_assets)
     dist.init_distributed(device, args.dist_timeout)
     try:
-        result = run(args, device, data_path, alphabet, ckpt, source, recipe, width)
+        result = run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_decoder)
     except Interrupted:
         dist.destroy()  # every rank stopped after the same step: leave together
         raise
@@ -217,7 +224,21 @@ def start(args, log):
     return result
 
 
-def run(args, device, data_path, alphabet, ckpt, source, recipe, width):
+def eval_decoder(args, alphabet, log):
+    """--eval_only's second decoder (the beam + LM column), or None: --decoder greedy, --lm none, or the shipped LM
+    with an alphabet it has no letters for (a note, not an error: greedy still evaluates)."""
+    if args.decoder == "greedy" or args.lm == "none":
+        return None
+    try:
+        return decoder_from_args(args, alphabet)
+    except UserError as e:
+        if args.lm != SHIPPED_LM:
+            raise
+        log(f"No beam + LM column: {e}")
+        return None
+
+
+def run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_decoder=None):
     log = print if dist.is_main_process() else (lambda *a, **k: None)
     world, rank = dist.get_world_size(), dist.get_rank()
     torch.manual_seed(args.seed)
@@ -225,6 +246,8 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe, width):
     model_args = ckpt["model_args"] if ckpt else dict(img_h=32, num_channels=1, num_classes=converter.num_classes,
                                                       hidden_size=args.hidden_size, cnn_width=args.cnn_width)
     model = CRNN(**model_args)
+    # where the weights came from, for the run's record: a resumed or fine-tuned run keeps its origin's record
+    origin = {"from": source, "how": "finetune" if args.finetune else "resume", "run": ckpt.get("run")} if ckpt else None
     if ckpt:
         load_model_weights(model, ckpt["model"] if args.resume and not args.eval_only else inference_weights(ckpt),
                            source)
@@ -251,9 +274,9 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe, width):
         dist.sync_buffers(net)
         results = {}
         for name, loader in val_loaders.items():
-            r = evaluate(net, loader, converter, device, channels_last, progress=dist.is_main_process(), desc=name,
-                         keep_predictions=args.eval_only)
-            keys = ("correct", "total", "ned", "too_long", "skipped")
+            r = evaluate(net, loader, alphabet, device, channels_last, progress=dist.is_main_process(), desc=name,
+                         keep_predictions=args.eval_only, second_decoder=second_decoder)
+            keys = ("correct", "total", "ned", "too_long", "skipped") + (("correct_second",) if second_decoder else ())
             results[name + name_suffix] = dict(zip(keys, dist.all_reduce_sum([r[k] for k in keys], device)))
             for gt, pred, conf in r["examples"][:3]:
                 log(f"  gt: {gt:<20} pred: {pred:<20} conf: {conf:.3f}")
@@ -274,10 +297,16 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe, width):
     loader_args = (converter, max_len, width, hp["batch_size"], workers, world, rank, args.seed, log, pin)
     if args.synth_stream:
         loader = stream_loader(args.synth_train, *loader_args, assets=args.synth_assets)
+        train_data = {"stream": args.synth_train, **generator_identity(args.synth_assets)}
     else:
-        loader = train_loader(resolve_dir(data_path, args.train_dir, "training"), *loader_args)
+        train_dir = resolve_dir(data_path, args.train_dir, "training")
+        loader = train_loader(train_dir, *loader_args)
+        train_data = {**lmdb_identity(train_dir), **({} if args.data_path else generator_identity(args.synth_assets))}
+    data = {"train": train_data, "val": {name: lmdb_identity(resolve_dir(data_path, name, "evaluation"))
+                                         for name in val_names}}
+    record = make_record(args, recipe, device, world, data, origin)
     return fit(args, hp, model, model_args, converter, loader, validate_model, device, dtype, channels_last, ckpt,
-               source, log, width)
+               source, log, width, record)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import numpy as np
 
 from datasets.lmdb_dataset import LmdbDataset
 from datasets.width_batches import by_width
+from inference.ctc_decoder import greedy_decode
 from utils.errors import UserError
 from utils.label_converter import LabelConverter
 from utils.metrics import score
@@ -83,12 +84,12 @@ def compare(fp32_path, int8_path, images, labels, alphabet):
     """Both models on labelled images, by what a user reads, not by floats.
     -> {"same_text", "right_fp32", "right_int8", "total"} (right = the benchmark protocol's word accuracy)."""
     from tools.ais_bench_runner import make_session
-    converter = LabelConverter(alphabet)
     texts = []
     for path in (fp32_path, int8_path):
         session, read = make_session(path), [None] * len(images)
         for positions, x in batches(images, 64):
-            for i, text in zip(positions, converter.decode(session.run(["output1"], {"actual_input_1": x})[0])[0]):
+            outputs = session.run(["output1"], {"actual_input_1": x})[0]
+            for i, text in zip(positions, greedy_decode(outputs, alphabet)[0]):
                 read[i] = text
         texts.append(read)
     right = [sum(score(t, gt)[0] for t, gt in zip(model_texts, labels)) for model_texts in texts]

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from inference.decoder_flags import add_decoder_args, decoder_from_args
 from models.crnn import output_length
 from tools.ais_bench_runner import natural_key
 from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
@@ -46,11 +47,13 @@ def get_args_parser():
     p.add_argument("--img_w", type=int_range(16, 4096), default=100, help="the model's input width")
     p.add_argument("--dynamic_width", action="store_true",
                    help="results of a --dynamic_width model: the steps of each file follow from its size")
+    add_decoder_args(p.add_argument_group("decoding (default: greedy, as main.py reports)"), default="greedy")
     return p
 
 
 def main(args):
     converter = LabelConverter(load_alphabet(args.alphabet))
+    decoder = decoder_from_args(args, converter.alphabet)
     entries = read_labels(args.label_file)
     expected = {os.path.splitext(name)[0] + "_0.bin": (name, label) for name, label in entries}
     present = {f for f in os.listdir(args.result_dir) if f.endswith(".bin")}
@@ -72,7 +75,7 @@ def main(args):
                 f"{steps}x1x{classes} float32 = {steps * classes * 4})"))
             continue
         out = np.fromfile(path, dtype=np.float32)
-        pred = converter.decode(out.reshape(t, 1, classes))[0][0]
+        pred = decoder.decode(out.reshape(t, 1, classes))[0][0]
         ok, _ = score(pred, label)
         right += ok
         if not ok:

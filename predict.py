@@ -7,10 +7,13 @@
 Inputs are image files (any size, colour or grayscale), folders of them, or
 .txt lists of paths (one per line; a `path<TAB>label` line uses the path, so an
 IIIT5K-style labels.txt works as is). Prints `file<TAB>text<TAB>confidence`
-per image, or one JSON list with --json. The preprocessing and greedy decoding
-are those of evaluation in main.py. A .pth runs in the fastest precision the
-device has (bf16 + channels_last on CPUs with native bf16, fp16 on GPUs);
-`--precision fp32` reads exactly what `main.py --eval_only` reads.
+per image, or one JSON list with --json. The preprocessing is that of evaluation
+in main.py. Words are decoded by a beam search with the shipped character
+language model (weights/char_lm_en.npz), which reads real words better;
+`--decoder greedy` is the benchmarks' protocol, what `main.py --eval_only`
+reports. A .pth runs in the fastest precision the device has (bf16 +
+channels_last on CPUs with native bf16, fp16 on GPUs); `--precision fp32
+--decoder greedy` reads exactly what `main.py --eval_only` reads.
 """
 import json
 import os
@@ -22,11 +25,12 @@ from tqdm import tqdm
 
 from datasets.transforms import Width, choose_width, decode_image
 from datasets.width_batches import by_width
+from inference.decoder_flags import add_decoder_args, decoder_from_args
 from utils.cli import Parser, add_width_args, existing_file, int_range, path_text, run_cli
 from utils.device import amp_dtype, select_device, use_channels_last
 from utils.errors import UserError
 from utils.files import read_text
-from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet, normalize_for_eval
+from utils.label_converter import DEFAULT_ALPHABET, load_alphabet, normalize_for_eval
 from utils.metrics import edit_distance
 from utils.model_io import load_crnn
 
@@ -50,6 +54,7 @@ def get_args_parser():
                    help="only for an ONNX model exported without its alphabet (checkpoints carry theirs)")
     p.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"], help=".pth models only")
     add_width_args(p.add_argument_group("input width (default: the model's own rule)"))
+    add_decoder_args(p.add_argument_group("decoding"), default="beam")
     return p
 
 
@@ -131,7 +136,7 @@ def read_image(path, width):
         return decode_image(f.read(), width)
 
 
-def recognise(paths, recognizer, converter, width, batch_size, progress):
+def recognise(paths, recognizer, decoder, width, batch_size, progress):
     """-> list of dicts {file, text, confidence} in input order (unreadable images: a warning, no entry).
     Images are read a window at a time and batched by width (datasets/width_batches.py)."""
     results, window = [], 16 * batch_size
@@ -146,7 +151,7 @@ def recognise(paths, recognizer, converter, width, batch_size, progress):
                 print(f"warning: skipping {path}: {e}", file=sys.stderr, flush=True)
         read = [None] * len(images)
         for group in by_width([x.shape[-1] for x in images], batch_size):
-            texts, confs = converter.decode(recognizer(np.stack([images[i] for i in group])))
+            texts, confs = decoder.decode(recognizer(np.stack([images[i] for i in group])))
             for i, text, conf in zip(group, texts, confs):
                 read[i] = {"file": names[i], "text": text, "confidence": round(conf, 4)}
         results += read
@@ -185,8 +190,10 @@ def main(args):
         alphabet = load_alphabet(args.alphabet or DEFAULT_ALPHABET)
     elif args.alphabet and load_alphabet(args.alphabet) != alphabet:
         raise UserError(f"--alphabet differs from the one {model_path} was trained with ({alphabet!r}): omit it")
-    print(f"Reading {len(paths)} images with {model_path} ({engine}; {width.describe()})", file=sys.stderr, flush=True)
-    results = recognise(paths, recognizer, LabelConverter(alphabet), width, args.batch_size, len(paths) > 1000)
+    decoder = decoder_from_args(args, alphabet)
+    print(f"Reading {len(paths)} images with {model_path} ({engine}; {width.describe()}; {decoder.describe()})",
+          file=sys.stderr, flush=True)
+    results = recognise(paths, recognizer, decoder, width, args.batch_size, len(paths) > 1000)
     if not results:
         raise UserError(unreadable_error(paths, width))
     if lexicon:

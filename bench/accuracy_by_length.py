@@ -1,14 +1,18 @@
-"""Word accuracy of models on labelled image files, by label length, at several input-width rules.
+"""Word accuracy of models on labelled image files, by label length and by kind of word, at several
+input-width rules and decoders.
 
-    python bench/accuracy_by_length.py ../shared/data/iiit5k_train_2000/labels.txt \
-        --model weights/crnn.pth --widths 100 128 160 100-256
+    python bench/accuracy_by_length.py labels.txt --model weights/crnn.pth --widths 100 128 160 100-256
+    python bench/accuracy_by_length.py labels.txt --decoders greedy beam     # the LM's gain, word by word
 
 Labels: `path<TAB>label` lines (IIIT5K-style, paths relative to the file).
 A width is `W` (fixed W x 32, the recipe's preprocessing) or `MIN-MAX[/STEP]`
 (each word at its own width, see datasets/transforms.Width). Reading goes
 through predict.py's code (batched by width, fp32), scored by the benchmark
 protocol (case-insensitive alphanumerics); length buckets by the normalised
-label. Prints one markdown row per model x width.
+label, and three kinds of word: in the word list of the LM (--lm), not in it,
+and holding a digit. `first/last` counts the misreads that drop the first or
+the last character of the label (and are right otherwise). Prints one
+markdown row per model x width x decoder.
 """
 import argparse
 import os
@@ -16,12 +20,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.transforms import OWN_STEP, Width  # noqa: E402
+from inference.char_lm import CharLM  # noqa: E402
+from inference.ctc_decoder import SHIPPED_LM, make_decoder  # noqa: E402
 from predict import load_recognizer, recognise  # noqa: E402
 from utils.cli import Parser, existing_file, int_range, run_cli  # noqa: E402
 from utils.device import select_device  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 from utils.files import read_text  # noqa: E402
-from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, normalize_for_eval  # noqa: E402
+from utils.label_converter import DEFAULT_ALPHABET, normalize_for_eval  # noqa: E402
 from utils.metrics import score  # noqa: E402
 
 BUCKETS = [(1, 2), (3, 4), (5, 6), (7, 9), (10, 10 ** 6)]
@@ -51,6 +57,9 @@ def get_args_parser():
     p.add_argument("--widths", type=width_rule, nargs="+", default=[Width.fixed(100), Width()],
                    help="width rules to compare (default: 100 100-256)")
     p.add_argument("--batch_size", type=int_range(1, 4096), default=64)
+    p.add_argument("--decoders", nargs="+", choices=["greedy", "beam"], default=["greedy"],
+                   help="greedy, and/or beam search with the LM at its defaults (inference/ctc_decoder.py)")
+    p.add_argument("--lm", type=existing_file, default=SHIPPED_LM, help="the LM of 'beam' and of the word list")
     return p
 
 
@@ -67,37 +76,50 @@ def read_labels(path):
     return pairs
 
 
-def row(results, labels):
-    """-> [overall %, per-bucket %] with the count per bucket."""
-    hits = [[] for _ in BUCKETS]
+KINDS = ("in list", "not in list", "digit")
+
+
+def kind(label, words):
+    return KINDS[2] if any(c.isdigit() for c in label) else KINDS[0] if label in words else KINDS[1]
+
+
+def row(results, labels, words):
+    """-> ([overall %, per-bucket %, per-kind %], counts of each, first/last-character drops)."""
+    groups = [[] for _ in BUCKETS + list(KINDS)]
+    drops = 0
     for r in results:
-        gt = labels[r["file"]]
-        n = len(normalize_for_eval(gt))
+        gt = normalize_for_eval(labels[r["file"]])
+        ok = score(r["text"], gt)[0]
+        drops += not ok and normalize_for_eval(r["text"]) in (gt[1:], gt[:-1])
         for b, (lo, hi) in enumerate(BUCKETS):
-            if lo <= n <= hi:
-                hits[b].append(score(r["text"], gt)[0])
-    every = [h for bucket in hits for h in bucket]
-    return [100 * sum(every) / max(len(every), 1)] + [100 * sum(h) / max(len(h), 1) for h in hits], \
-        [len(every)] + [len(h) for h in hits]
+            if lo <= len(gt) <= hi:
+                groups[b].append(ok)
+        groups[len(BUCKETS) + KINDS.index(kind(gt, words))].append(ok)
+    every = [h for bucket in groups[:len(BUCKETS)] for h in bucket]
+    return [100 * sum(every) / max(len(every), 1)] + [100 * sum(h) / max(len(h), 1) for h in groups], \
+        [len(every)] + [len(h) for h in groups], drops
 
 
 def main(args):
     pairs = read_labels(args.labels)
     labels = dict(pairs)
-    print("| model | width | all | " + " | ".join(f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS)
-          + " |")
-    print("|---|---|" + "---:|" * (len(BUCKETS) + 1))
+    words = CharLM.load(args.lm).words
+    print("| model | width | decoder | all | " + " | ".join(
+        [f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS] + list(KINDS)) + " | first/last dropped |")
+    print("|---|---|---|" + "---:|" * (len(BUCKETS) + len(KINDS) + 2))
     table = []
     for model in args.model:
         recognizer, alphabet, _, _ = load_recognizer(model, select_device("cpu", 0), "fp32")
-        converter = LabelConverter(alphabet or DEFAULT_ALPHABET)
+        decoders = {name: make_decoder(name, alphabet or DEFAULT_ALPHABET, args.lm) for name in args.decoders}
         for width in args.widths:
-            accs, counts = row(recognise([p for p, _ in pairs], recognizer, converter, width, args.batch_size, False),
-                               labels)
-            name = f"{width.min_w}" if width.is_fixed else f"{width.min_w}-{width.max_w}/{width.step}"
-            print(f"| {model} | {name} | " + " | ".join(f"{a:.2f}" for a in accs) + " |", flush=True)
-            table.append((model, name, accs, counts))
-    print("words per bucket: " + ", ".join(str(c) for c in table[0][3]))
+            for dec_name, decoder in decoders.items():
+                results = recognise([p for p, _ in pairs], recognizer, decoder, width, args.batch_size, False)
+                accs, counts, drops = row(results, labels, words)
+                name = f"{width.min_w}" if width.is_fixed else f"{width.min_w}-{width.max_w}/{width.step}"
+                print(f"| {model} | {name} | {dec_name} | " + " | ".join(f"{a:.2f}" for a in accs) + f" | {drops} |",
+                      flush=True)
+                table.append((model, name, dec_name, accs, counts, drops))
+    print("words per column: " + ", ".join(str(c) for c in table[0][4]))
     return table
 
 

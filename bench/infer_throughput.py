@@ -8,8 +8,12 @@ the table gives the median img/s and the int8 / ONNX Runtime fp32 ratio.
 "fast path" is bf16 autocast + channels_last where the CPU has native bf16
 (else fp32 + channels_last), what predict.py runs a .pth with. The ONNX models
 are exported and quantised by pth2onnx.py's own functions, as the offline
-chain does; int8 is calibrated on 256 synthetic word images. With --device
-cuda the table has PyTorch fp32 and fp16 autocast + channels_last on the GPU.
+chain does; int8 is calibrated on 256 synthetic word images. Two more rows time
+CTC decoding alone (words/s) on one core, on the model's scores for those
+images: greedy and the beam search with the shipped character LM, the
+defaults of predict.py, so that decoding can be set beside reading. With
+--device cuda the table has PyTorch fp32 and fp16 autocast + channels_last on
+the GPU.
 """
 import copy
 import os
@@ -24,6 +28,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.synth_assets import load_renderer  # noqa: E402
 from datasets.transforms import Width, decode_image  # noqa: E402
+from inference.ctc_decoder import make_decoder  # noqa: E402
 from models import CRNN  # noqa: E402
 from predict import SHIPPED_MODEL  # noqa: E402
 from pth2onnx import export  # noqa: E402
@@ -96,7 +101,8 @@ def main(args):
     work = tempfile.mkdtemp()
     fp32_path, int8_path = os.path.join(work, "crnn.onnx"), os.path.join(work, "crnn_int8.onnx")
     export(model, Width.fixed(img_w), fp32_path, alphabet)
-    quantize(fp32_path, int8_path, synthetic_images(256, img_w))
+    images = synthetic_images(256, img_w)
+    quantize(fp32_path, int8_path, images)
     sessions = {"fp32": make_session(fp32_path), "int8": make_session(int8_path)}
 
     def variants(x):
@@ -124,10 +130,32 @@ def main(args):
                 runs[name].append(bs * timed(fn, args.seconds))
         for name, r in runs.items():
             table.setdefault(name, {})[bs] = statistics.median(r)
-    print_table(table, args, f"CRNN inference img/s, CPU, {torch.get_num_threads()} threads")
+    scores = sessions["fp32"].run(None, {"actual_input_1": images})[0]
+    table.update(decode_rows(scores, alphabet, args))
+    print_table(table, args, f"CRNN inference img/s, CPU, {torch.get_num_threads()} threads (decoding: words/s, "
+                             "1 core)")
     names = list(table)
     print("| ratio int8 / ONNX Runtime fp32 | " + " | ".join(
         f"{table[names[3]][b] / table[names[2]][b]:.2f}x" for b in args.batch_sizes) + " |")
+
+
+def decode_rows(scores, alphabet, args):
+    """Words/s of greedy and beam + LM decoding on one core, on real scores [T, N, C] -> {row: {batch: words/s}}."""
+    decoders = {"decode: greedy": make_decoder("greedy", alphabet),
+                "decode: beam search + char LM (predict.py)": make_decoder("beam", alphabet)}
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        rows = {}
+        for bs in args.batch_sizes:
+            chunks = [scores[:, i:i + bs] for i in range(0, scores.shape[1] - bs + 1, bs)] or [scores[:, :bs]]
+            for name, decoder in decoders.items():
+                runs = [sum(c.shape[1] for c in chunks) * timed(lambda: [decoder.decode(c) for c in chunks],
+                                                                args.seconds) for _ in range(args.rounds)]
+                rows.setdefault(name, {})[bs] = statistics.median(runs)
+        return rows
+    finally:
+        os.sched_setaffinity(0, cores)
 
 
 def print_table(table, args, title):
@@ -136,6 +164,7 @@ def print_table(table, args, title):
     print("|---|" + "---:|" * len(args.batch_sizes))
     for name, row in table.items():
         print(f"| {name} | " + " | ".join(f"{row[b]:.1f}" for b in args.batch_sizes) + " |")
+
 
 if __name__ == "__main__":
     run_cli(main, get_args_parser())

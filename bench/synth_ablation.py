@@ -26,11 +26,11 @@ from bench.accuracy_by_length import BUCKETS, read_labels, row  # noqa: E402
 from datasets.synth_build import ensure_synthetic  # noqa: E402
 from datasets.synth_features import FEATURES_ENV  # noqa: E402
 from datasets.transforms import Width  # noqa: E402
+from inference.ctc_decoder import GreedyDecoder  # noqa: E402
 from predict import load_recognizer, recognise  # noqa: E402
 from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli  # noqa: E402
 from utils.device import select_device  # noqa: E402
 from utils.errors import UserError  # noqa: E402
-from utils.label_converter import LabelConverter  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # name: ($CRNN_SYNTH_FEATURES, draws from --synth_assets). Each part of the generator on its own over v3's
@@ -113,8 +113,8 @@ def main(args):
     for name, out in folders.items():
         recognizer, alphabet, _, _ = load_recognizer(os.path.join(out, "checkpoint.pth"), select_device("cpu", 0),
                                                      "fp32")
-        results = recognise([p for p, _ in pairs], recognizer, LabelConverter(alphabet), Width(), 64, False)
-        accs, _ = row(results, labels)
+        results = recognise([p for p, _ in pairs], recognizer, GreedyDecoder(alphabet), Width(), 64, False)
+        accs = row(results, labels, frozenset())[0][:len(BUCKETS) + 1]  # all and by length
         table[name] = accs + [synthetic_accuracy(out)]
         features, with_assets = ROWS[name]
         print(f"| {name} | `{features}` | {'yes' if with_assets else 'trdg'} | "

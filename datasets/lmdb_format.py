@@ -37,6 +37,11 @@ def open_lmdb(path):
     return _OPEN[(real, pid)]
 
 
+def lmdb_identity(path):
+    """What names an LMDB in a run's record: its absolute path and num-samples."""
+    return {"lmdb": os.path.abspath(path), "num_samples": open_lmdb(path)[1]}
+
+
 def _open_checked(path):
     if os.path.isfile(path):
         raise UserError(f"{path} is a file, not an LMDB folder ({LAYOUT_HINT})")

@@ -19,8 +19,8 @@ import time
 from tqdm import tqdm
 
 from datasets.lmdb_format import LmdbWriter
-from datasets.synth_assets import ASSETS_ENV, load_renderer
-from datasets.synth_features import override_tag
+from datasets.synth_assets import ASSETS_ENV, assets_dir, load_renderer
+from datasets.synth_features import features, override_tag
 
 VERSION = 6  # v6: crops that cut into letters, words drawn 8-12 px high; a new version never reuses a cache
 TRAIN_SPLIT, VAL_SPLIT = 0, 1
@@ -37,6 +37,11 @@ def synth_dir(num_train, num_val, seed, root=None, assets=None):
     tags = [os.path.basename(os.path.normpath(assets)) if assets else "", override_tag()]
     name = "-".join([f"synth_v{VERSION}"] + [t for t in tags if t])
     return os.path.join(root or default_cache_root(), f"{name}_train{num_train}_val{num_val}_seed{seed}")
+
+
+def generator_identity(assets=None):
+    """What names the generator in a run's record: version, the feature table as drawn, and the assets."""
+    return {"generator": f"v{VERSION}", "features": features(), "assets": assets_dir(assets) or "none (system fonts)"}
 
 
 def _init_worker(assets):

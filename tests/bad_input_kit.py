@@ -124,6 +124,13 @@ def npy_file(path, array):
     return path
 
 
+def npz_file(path):
+    """A readable .npz that is not a language model."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    np.savez(path, weights=np.zeros(3))
+    return path
+
+
 def broken_images_lmdb(path):
     return write_lmdb(path, [(b"not an image", "ab"), (b"\x89PNG broken", "cd")])
 

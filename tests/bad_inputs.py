@@ -20,7 +20,7 @@ sys.path.insert(0, ROOT)
 
 from bad_input_kit import (  # noqa: E402  (run_case, error_lines: also for tests/test_errors.py)
     LATIN1, TINY_ARGS, broken_images_lmdb, checkpoint, data_dir, error_lines, finished_checkpoint, folder_of,
-    good_lmdb, launcher, main_py, nan_checkpoint, npy_file, onnx_model, print_table, raw_lmdb, result_files, run_case,
+    good_lmdb, launcher, main_py, nan_checkpoint, npy_file, npz_file, onnx_model, print_table, raw_lmdb, result_files, run_case,
     runner, saved_file, truncated_checkpoint, truncated_mdb, write)
 from conftest import word_image, write_lmdb  # noqa: E402
 
@@ -180,6 +180,19 @@ CASES = [
     ("predict.py", PRED, "--model is not a checkpoint",
      lambda t: (["predict.py", "--model", write(f"{t}/c.pth", b"junk"), write(f"{t}/a.png", word_image("a"))], []),
      ["cannot read checkpoint"]),
+    ("predict.py", PRED, "--lm file missing",
+     lambda t: (["predict.py", "--model", checkpoint(f"{t}/c.pth"), "--lm", f"{t}/none.npz",
+                 write(f"{t}/a.png", word_image("a"))], []), ["language model not found", "none.npz", "--decoder greedy"]),
+    ("predict.py", PRED, "--lm file corrupt",
+     lambda t: (["predict.py", "--model", checkpoint(f"{t}/c.pth"), "--lm", write(f"{t}/lm.npz", b"junk"),
+                 write(f"{t}/a.png", word_image("a"))], []), ["cannot read language model", "lm.npz"]),
+    ("predict.py", PRED, "--lm an .npz that is not a language model",
+     lambda t: (["predict.py", "--model", checkpoint(f"{t}/c.pth"), "--lm", npz_file(f"{t}/other.npz"),
+                 write(f"{t}/a.png", word_image("a"))], []), ["other.npz is not a language model", "missing"]),
+    ("postpossess_CRNN_pytorch.py", PRED, "--decoder beam with an alphabet the LM has no letters for",
+     lambda t: (["postpossess_CRNN_pytorch.py", folder_of(write(f"{t}/res/test_1_0.bin", b"\0" * 8)),
+                 write(f"{t}/label.txt", "test_1.bin:ab\n"), "--alphabet", "\u00e9\u00e8", "--decoder", "beam"], []),
+     ["knows the letters abcdefghijklmnopqrstuvwxyz", "--decoder greedy"]),
     # -- runs that would do nothing -------------------------------------------------------------------------------
     ("main.py", NOTHING, "validation set whose labels are all empty",
      lambda t: (main_py("--data_path", data_dir(t, val=lambda p: write_lmdb(p, [(word_image("a"), "")] * 3)),

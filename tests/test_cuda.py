@@ -71,7 +71,7 @@ def test_evaluation_on_gpu_equals_cpu(gpu_overfit_run, tiny_data):
         dev = torch.device(device)
         loader = eval_loader(f"{tiny_data}/OTHER_lmdb", conv, 26, Width.fixed(100), 16, 0, 1, 0, lambda *a: None,
                              pin_memory=device == "cuda")
-        results[device] = evaluate(model.to(dev), loader, conv, dev, device == "cuda", keep_predictions=True)
+        results[device] = evaluate(model.to(dev), loader, conv.alphabet, dev, device == "cuda", keep_predictions=True)
     assert results["cuda"]["correct"] == results["cpu"]["correct"] and results["cuda"]["total"] == 47
     same = sum(a[2] == b[2] for a, b in zip(results["cpu"]["predictions"], results["cuda"]["predictions"]))
     assert same >= 46                                       # fp32 on both: at most one borderline reading

@@ -33,7 +33,10 @@ ZERO_MEANS = {
 }
 ORDINARY_ZERO = {("main", "--seed"), ("main", "--npu"), ("main", "--start_step"), ("main", "--weight_decay"),
                  ("tools.ais_bench_runner", "--device"), ("tools.ais_bench_runner", "--output_batchsize_axis"),
-                 ("pth2onnx", "--max_drop")}
+                 ("pth2onnx", "--max_drop"),
+                 # decoding: a weight or bonus of 0 leaves that term out of the beam search's score
+                 *((script, flag) for script in ("main", "predict", "postpossess_CRNN_pytorch")
+                   for flag in ("--lm_weight", "--insertion_bonus", "--word_bonus"))}
 
 
 @pytest.fixture(scope="module")

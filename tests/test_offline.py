@@ -11,6 +11,7 @@ import torch
 
 from conftest import ROOT, TINY_MODEL, random_words, word_image
 from datasets.lmdb_dataset import LmdbDataset
+from inference.ctc_decoder import greedy_decode
 from utils.label_converter import LabelConverter, normalize_for_eval
 from utils.model_io import load_crnn
 
@@ -92,7 +93,7 @@ def test_offline_accuracy_equals_online(chain, tiny_data):
         if image is None:
             continue
         with torch.no_grad():
-            pred = conv.decode(model(image[None]))[0][0]
+            pred = greedy_decode(model(image[None]), alphabet)[0][0]
         if normalize_for_eval(pred) != label:
             misses.append(f"label:{label}  pred:{pred}")
     assert offline_misses == sorted(misses)

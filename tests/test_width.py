@@ -16,9 +16,10 @@ from datasets.lmdb_format import image_key
 from datasets.samplers import ResumableDistributedSampler
 from datasets.transforms import Width, choose_width, decode_image, preprocess
 from datasets.width_batches import EvalCollate, TrainCollate, by_width, pad_stack, window_group
+from inference.ctc_decoder import GreedyDecoder
 from models import CRNN
 from utils.errors import UserError
-from utils.label_converter import LabelConverter
+from utils.label_converter import DEFAULT_ALPHABET, LabelConverter
 
 
 def png(size, value=128):
@@ -104,9 +105,9 @@ def test_mixed_widths_read_the_same_as_alone():
         Image.fromarray(((x[0] * 0.5 + 0.5) * 255).round().astype(np.uint8)).save(path)
         folder.append(path)
     try:
-        conv = LabelConverter()
-        together = recognise(folder, run, conv, Width(), 7, False)
-        alone = [recognise([p], run, conv, Width(), 1, False)[0] for p in folder]
+        decoder = GreedyDecoder(DEFAULT_ALPHABET)
+        together = recognise(folder, run, decoder, Width(), 7, False)
+        alone = [recognise([p], run, decoder, Width(), 1, False)[0] for p in folder]
     finally:
         for p in folder:
             os.remove(p)

@@ -4,7 +4,8 @@
 
 Keeps what inference, export and fine-tuning need: {"model" (the EMA weights
 when the run used --ema, parameters in fp16, BatchNorm statistics in fp32),
-"model_args", "alphabet", "img_w", "width_range" (if the run recorded one), "source"}. predict.py, pth2onnx.py and
+"model_args", "alphabet", "img_w", "width_range" (if the run recorded one), "source", "run" (the run's record,
+utils/run_record.py)}. predict.py, pth2onnx.py and
 main.py (--eval_only --resume, --finetune) read it like any checkpoint; the
 weights are cast back to fp32 when loaded.
 """
@@ -38,7 +39,7 @@ def main(args):
               f"{'EMA' if 'ema' in ckpt else 'raw'} weights")
     save_checkpoint({"model": light, "model_args": ckpt["model_args"], "alphabet": ckpt["alphabet"],
                      "img_w": ckpt.get("img_w", 100), "source": source,
-                     **({"width_range": ckpt["width_range"]} if "width_range" in ckpt else {})}, args.output)
+                     **{k: ckpt[k] for k in ("width_range", "run") if k in ckpt}}, args.output)
     print(f"Wrote {args.output} ({os.path.getsize(args.output) / 2 ** 20:.2f} MiB): {source}")
     return args.output
 

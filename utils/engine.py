@@ -5,6 +5,7 @@ import time
 import torch
 from tqdm import tqdm
 
+from inference.ctc_decoder import greedy_decode
 from utils.errors import UserError
 from utils.metrics import SmoothedValue, score
 
@@ -115,25 +116,33 @@ def format_eta(seconds):
 
 
 @torch.no_grad()
-def evaluate(model, loader, converter, device, channels_last, progress=False, desc="eval", keep_predictions=False):
-    """fp32 greedy-decode evaluation of this rank's shard.
+def evaluate(model, loader, alphabet, device, channels_last, progress=False, desc="eval", keep_predictions=False,
+             second_decoder=None):
+    """fp32 greedy-decode evaluation of this rank's shard (the reported protocol), and optionally the words
+    `second_decoder` (e.g. beam search with the LM) reads from the same scores.
 
-    -> {"correct", "total", "ned", "too_long", "skipped", "examples": [(gt, pred, conf)] (first 5),
-        "predictions": [(lmdb index, gt, pred, conf)] (all, with keep_predictions)}
+    -> {"correct", "total", "ned", "too_long", "skipped", "correct_second" (with second_decoder),
+        "examples": [(gt, pred, conf)] (first 5),
+        "predictions": [(lmdb index, gt, pred, conf[, second decoder's pred])] (all, with keep_predictions)}
     fp32 on purpose: the exported ONNX model is fp32, and offline accuracy must equal this one.
     """
     was_training = model.training
     model.eval()
     out = {"correct": 0, "total": 0, "ned": 0.0, "too_long": 0, "skipped": 0, "examples": [], "predictions": []}
+    if second_decoder:
+        out["correct_second"] = 0
     for images, labels, keys, dropped in tqdm(loader, desc=desc, disable=None if progress else True, leave=False,
                                               mininterval=2):
         out["skipped"] += dropped
         if images is None:
             continue
-        logits = model(to_device(images, device, channels_last))
-        preds, confs = converter.decode(logits.cpu())
-        for key, gt, pred, conf in zip(keys, labels, preds, confs):
+        logits = model(to_device(images, device, channels_last)).float().cpu()
+        preds, confs = greedy_decode(logits, alphabet)
+        seconds = second_decoder.decode(logits)[0] if second_decoder else [None] * len(preds)
+        for key, gt, pred, conf, second in zip(keys, labels, preds, confs, seconds):
             ok, ned = score(pred, gt)
+            if second is not None:
+                out["correct_second"] += score(second, gt)[0]
             out["correct"] += ok
             out["total"] += 1
             out["ned"] += ned
@@ -141,7 +150,7 @@ def evaluate(model, loader, converter, device, channels_last, progress=False, de
             if len(out["examples"]) < 5:
                 out["examples"].append((gt, pred, conf))
             if keep_predictions:
-                out["predictions"].append((key, gt, pred, conf))
+                out["predictions"].append((key, gt, pred, conf) + ((second,) if second is not None else ()))
     model.train(was_training)
     return out
 

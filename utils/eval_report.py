@@ -11,30 +11,37 @@ import os
 from utils.errors import UserError
 
 COLUMNS = ["set", "samples", "correct", "accuracy", "norm_ED", "too_long", "undecodable"]
+SECOND = "accuracy_beam_lm"  # the column of the beam search with the LM (main.py --eval_only)
+KEYS = ("total", "correct", "ned", "too_long", "skipped")
 
 
 def make_rows(results):
-    """results: {name: {"correct", "total", "ned", "too_long", "skipped"}} -> rows incl. the weighted total."""
-    rows = []
-    for name, r in results.items():
-        rows.append(_row(name, r["total"], r["correct"], r["ned"], r["too_long"], r["skipped"]))
+    """results: {name: {"correct", "total", "ned", "too_long", "skipped"[, "correct_second"]}} -> rows incl. the
+    weighted total."""
+    rows = [_row(name, r) for name, r in results.items()]
     if len(rows) > 1:
-        rows.append(_row("total (sample-weighted)", *(sum(r[k] for r in results.values())
-                                                      for k in ("total", "correct", "ned", "too_long", "skipped"))))
+        keys = KEYS + (("correct_second",) if all("correct_second" in r for r in results.values()) else ())
+        rows.append(_row("total (sample-weighted)", {k: sum(r[k] for r in results.values()) for k in keys}))
     return rows
 
 
-def _row(name, total, correct, ned, too_long, skipped):
-    total = int(total)
-    return {"set": name, "samples": total, "correct": int(correct), "accuracy": correct / max(total, 1),
-            "norm_ED": ned / max(total, 1), "too_long": int(too_long), "undecodable": int(skipped)}
+def _row(name, r):
+    total = max(int(r["total"]), 1)
+    row = {"set": name, "samples": int(r["total"]), "correct": int(r["correct"]), "accuracy": r["correct"] / total,
+           "norm_ED": r["ned"] / total, "too_long": int(r["too_long"]), "undecodable": int(r["skipped"])}
+    if "correct_second" in r:
+        row[SECOND] = r["correct_second"] / total
+    return row
 
 
 def format_table(rows):
     """Markdown table (also what the log shows)."""
-    cells = [[str(r["set"]), str(r["samples"]), str(r["correct"]), f"{100 * r['accuracy']:.2f}",
-              f"{r['norm_ED']:.4f}", str(r["too_long"]), str(r["undecodable"])] for r in rows]
-    header = ["set", "samples", "correct", "accuracy %", "norm ED", "too long (errors)", "undecodable (skipped)"]
+    second = all(SECOND in r for r in rows)
+    cells = [[str(r["set"]), str(r["samples"]), str(r["correct"]), f"{100 * r['accuracy']:.2f}"]
+             + ([f"{100 * r[SECOND]:.2f}"] if second else [])
+             + [f"{r['norm_ED']:.4f}", str(r["too_long"]), str(r["undecodable"])] for r in rows]
+    header = ["set", "samples", "correct", "accuracy %"] + (["beam + LM %"] if second else []) \
+        + ["norm ED", "too long (errors)", "undecodable (skipped)"]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"  # noqa: E731
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])
@@ -45,12 +52,15 @@ def write_tables(rows, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     csv_path, md_path = os.path.join(out_dir, "eval_results.csv"), os.path.join(out_dir, "eval_results.md")
     with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
+        second = all(SECOND in r for r in rows)
+        writer = csv.DictWriter(f, COLUMNS + ([SECOND] if second else []), extrasaction="ignore")
         writer.writeheader()
-        writer.writerows({**r, "accuracy": f"{r['accuracy']:.6f}", "norm_ED": f"{r['norm_ED']:.6f}"} for r in rows)
+        writer.writerows({**r, "accuracy": f"{r['accuracy']:.6f}", "norm_ED": f"{r['norm_ED']:.6f}",
+                          **({SECOND: f"{r[SECOND]:.6f}"} if second else {})} for r in rows)
     with open(md_path, "w") as f:
         f.write(format_table(rows) + "\n\nCase-insensitive, alphanumerics only; labels longer than the model "
-                "can emit count as errors; undecodable images are skipped.\n")
+                "can emit count as errors; undecodable images are skipped. Accuracy: greedy decoding (the "
+                "protocol); beam + LM: the beam search with the character language model, from the same scores.\n")
     return csv_path, md_path
 
 
@@ -71,8 +81,9 @@ def find_eval_sets(data_path, train_dir):
 
 
 def write_predictions(predictions, out_dir, name):
-    """predictions_<set>.tsv: LMDB key, label, prediction, confidence (what predict.py prints per file)."""
+    """predictions_<set>.tsv: LMDB key, label, greedy prediction, its confidence (what predict.py --decoder greedy
+    prints per file) and, when evaluated with the LM, the beam search's prediction."""
     path = os.path.join(out_dir, f"predictions_{name.replace(os.sep, '_')}.tsv")
     with open(path, "w", encoding="utf-8") as f:
-        for index, gt, pred, conf in sorted(predictions):
-            f.write(f"image-{index:09d}\t{gt}\t{pred}\t{conf:.4f}\n")
+        for index, gt, pred, conf, *second in sorted(predictions):
+            f.write("\t".join([f"image-{index:09d}", gt, pred, f"{conf:.4f}", *second]) + "\n")

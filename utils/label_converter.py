@@ -1,4 +1,5 @@
-"""Labels <-> CTC targets, shared by training, evaluation and post-processing.
+"""Labels -> CTC targets, shared by training, evaluation and post-processing (decoding, the way
+back: inference/ctc_decoder.py).
 
 Index 0 is the CTC blank; character i of the alphabet is class i + 1, so the
 default alphabet `0-9a-z` gives 37 classes.
@@ -57,28 +58,3 @@ class LabelConverter:
         targets = [self.index[c] for t in cleaned for c in t]
         lengths = [len(t) for t in cleaned]
         return torch.tensor(targets, dtype=torch.int32), torch.tensor(lengths, dtype=torch.int32)
-
-    def decode_indices(self, indices):
-        """One sequence of class ids -> text: collapse repeats, then drop blanks."""
-        chars, prev = [], BLANK
-        for i in indices:
-            if i != prev and i != BLANK:
-                chars.append(self.alphabet[i - 1])
-            prev = i
-        return "".join(chars)
-
-    def decode(self, logits):
-        """Greedy CTC decode of [T, B, C] scores -> (texts, confidences).
-
-        The confidence is the product of the max softmax probabilities of the
-        emitted (non-blank, non-repeated) steps, as in DTRB's demo.
-        """
-        probs = torch.as_tensor(logits).float().softmax(2)
-        best, ids = probs.max(2)                               # [T, B]
-        texts, confs = [], []
-        for b in range(ids.shape[1]):
-            seq = ids[:, b].tolist()
-            texts.append(self.decode_indices(seq))
-            keep = [t for t, i in enumerate(seq) if i != BLANK and (t == 0 or i != seq[t - 1])]
-            confs.append(float(best[keep, b].prod()) if keep else 1.0)
-        return texts, confs

@@ -16,10 +16,11 @@ from utils.engine import StepRunner, Throughput, train_one_epoch
 from utils.errors import UserError
 from utils.optim import build_optimizer, build_scheduler
 from utils.profiling import Profiler
+from utils.run_record import write_record
 
 
 def fit(args, hp, model, model_args, converter, loader, validate_model, device, dtype, channels_last, ckpt, resume,
-        log, width):
+        log, width, record):
     """The training loop: epochs, periodic validation and checkpoints, FPS and accuracy lines."""
     epochs, batch_size, world = hp["epochs"], hp["batch_size"], dist.get_world_size()
     steps_per_epoch = min(len(loader), args.max_step if args.max_step is not None else MAX_COUNT)
@@ -69,7 +70,7 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
                    "lr_scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                    "model_args": model_args, "alphabet": converter.alphabet,
                    "img_w": width.min_w if width.is_fixed else 100, "width_range": [width.min_w, width.max_w],
-                   "rng": rng_state(), **state, **({"ema": ema.state_dict()} if ema else {})}
+                   "rng": rng_state(), "run": record, **state, **({"ema": ema.state_dict()} if ema else {})}
         for name in ["checkpoint.pth"] + (["model_best.pth"] if best else []):
             dist.save_on_master(save_checkpoint, payload, os.path.join(args.output_dir, name),
                                 keep_previous=name == "checkpoint.pth")
@@ -103,6 +104,7 @@ def fit(args, hp, model, model_args, converter, loader, validate_model, device, 
         if metrics:
             metrics.add(step=state["global_step"], epoch=state["epoch"], **values)
 
+    dist.save_on_master(write_record, record, args.output_dir)
     start, stop = time.time(), {"signal": 0}
     log(f"Training {epochs} epochs x {steps_per_epoch} steps, batch {batch_size} x {world} devices, lr {lr:g}")
     with profiler, signals.deferred():
