@@ -15,26 +15,26 @@ import torch
 
 from datasets.lmdb_format import lmdb_identity
 from datasets.loaders import eval_loader, resolve_dir, stream_loader, train_loader
-from datasets.synth_build import ensure_synthetic, generator_identity
+from datasets.synth.build import ensure_synthetic, generator_identity
 from datasets.transforms import choose_width
-from inference.ctc_decoder import SHIPPED_LM
-from inference.decoder_flags import add_decoder_args, decoder_from_args
-from models import CRNN
-from models.crnn import output_length
+from decoding.ctc_decoder import SHIPPED_LM
+from decoding.flags import add_decoder_args, decoder_from_args
+from models.crnn import CRNN, SETTINGS, default_args, output_length
+from training.checkpoint import inference_weights, load_model_weights, start_checkpoint
+from training.eval_report import find_eval_sets
+from training.evaluate import Validation
+from training.loop import TrainConfig, Trainer
+from training.recipes import default_workers, describe, resolve_recipe
+from training.record import make_record
 from utils import distributed as dist
-from utils.checkpoint import inference_weights, load_model_weights, start_checkpoint
 from utils.cli import Parser, add_width_args, existing_dir, float_range, int_range, path_text, run_cli
 from utils.device import amp_dtype, select_device, use_channels_last, use_pinned_memory
-from utils.engine import evaluate
 from utils.errors import UserError
-from utils.eval_report import find_eval_sets, format_table, make_rows, write_predictions, write_tables
 from utils.files import check_creatable_dir
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
-from utils.recipes import default_workers, describe, resolve_recipe
 from utils.run_lock import claim_output_dir
-from utils.run_record import make_record
 from utils.signals import Interrupted, stop_on_signals
-from utils.training import fit
+
 
 def loss_scale_type(text):
     if text != "dynamic":
@@ -49,7 +49,7 @@ loss_scale_type.doc = "'dynamic' or a number in [1, 16777216]"
 
 
 def get_args_parser():
-    p = Parser(description="CRNN training and evaluation")
+    p = Parser(description="CRNN training and evaluation", examples=__doc__)
     d = p.add_argument_group("data")
     d.add_argument("--data_path", type=existing_dir, default=None,
                    help="folder with MJ_LMDB and IIIT5K_lmdb; omit for the synthetic default")
@@ -70,9 +70,9 @@ def get_args_parser():
     add_width_args(d, training=True)
     d.add_argument("--workers", type=int_range(0, 64, zero="load in the training process"), default=None,
                    help="loader processes per device (default: 1 on CPU, the node's cores / devices otherwise)")
-    m = p.add_argument_group("model")
-    m.add_argument("--hidden_size", type=int_range(1, 4096), default=256, help="LSTM hidden units")
-    m.add_argument("--cnn_width", type=int_range(1, 512), default=64, help="channels of the first conv (64 = the paper)")
+    m = p.add_argument_group("model (models/crnn.py: SETTINGS)")
+    for name, (lo, hi, text) in SETTINGS.items():
+        m.add_argument(f"--{name}", type=int_range(lo, hi), default=default_args()[name], help=text)
     t = p.add_argument_group("training (defaults: the --recipe preset)")
     t.add_argument("--recipe", default="auto", choices=["auto", "seed", "cpu"],
                    help="preset: seed = the recipe's (NPU/GPU), cpu = the CPU one; auto picks by device")
@@ -243,17 +243,9 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_d
     world, rank = dist.get_world_size(), dist.get_rank()
     torch.manual_seed(args.seed)
     converter = LabelConverter(alphabet)
-    model_args = ckpt["model_args"] if ckpt else dict(img_h=32, num_channels=1, num_classes=converter.num_classes,
-                                                      hidden_size=args.hidden_size, cnn_width=args.cnn_width)
-    model = CRNN(**model_args)
-    # where the weights came from, for the run's record: a resumed or fine-tuned run keeps its origin's record
-    origin = {"from": source, "how": "finetune" if args.finetune else "resume", "run": ckpt.get("run")} if ckpt else None
-    if ckpt:
-        load_model_weights(model, ckpt["model"] if args.resume and not args.eval_only else inference_weights(ckpt),
-                           source)
-        if args.finetune:
-            log(f"Fine-tuning from {args.finetune} (weights only: fresh optimizer and schedule)")
-            ckpt = None
+    model, model_args = build_model(args, ckpt, source, converter.num_classes)
+    if args.finetune:
+        log(f"Fine-tuning from {args.finetune} (weights only: fresh optimizer and schedule)")
     channels_last = use_channels_last(device, dist.is_dist())
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     dtype = amp_dtype(device, args.amp and args.opt_level != "O0")
@@ -262,34 +254,17 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_d
         device.type, os.cpu_count() or 1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     pin = use_pinned_memory(device)
     max_len = output_length(width.max_w)
-    val_names = find_eval_sets(data_path, args.train_dir) if args.eval_all else args.val_dir
-    val_loaders = {name: eval_loader(resolve_dir(data_path, name, "evaluation"), converter, max_len, width,
-                                     hp["batch_size"], workers, world, rank, log, pin) for name in val_names}
+    val_dirs = {name: resolve_dir(data_path, name, "evaluation")
+                for name in (find_eval_sets(data_path, args.train_dir) if args.eval_all else args.val_dir)}
+    val_loaders = {name: eval_loader(path, converter, max_len, width, hp["batch_size"], workers, world, rank, log, pin)
+                   for name, path in val_dirs.items()}
     log(f"Device: {device}, world size {world}, precision {dtype or torch.float32}, channels_last {channels_last}")
     log(f"Input: {width.describe()}")
     table_dir = os.path.dirname(os.path.abspath(source)) if args.eval_only and source else args.output_dir
-
-    def validate_model(net, name_suffix=""):
-        """Evaluate every set; print and write the table. -> sample-weighted accuracy over all sets."""
-        dist.sync_buffers(net)
-        results = {}
-        for name, loader in val_loaders.items():
-            r = evaluate(net, loader, alphabet, device, channels_last, progress=dist.is_main_process(), desc=name,
-                         keep_predictions=args.eval_only, second_decoder=second_decoder)
-            keys = ("correct", "total", "ned", "too_long", "skipped") + (("correct_second",) if second_decoder else ())
-            results[name + name_suffix] = dict(zip(keys, dist.all_reduce_sum([r[k] for k in keys], device)))
-            for gt, pred, conf in r["examples"][:3]:
-                log(f"  gt: {gt:<20} pred: {pred:<20} conf: {conf:.3f}")
-            if args.eval_only:
-                dist.save_on_master(write_predictions, dist.gather_lists(r["predictions"]), table_dir, name)
-        rows = make_rows(results)
-        log(format_table(rows))
-        if not name_suffix:
-            dist.save_on_master(write_tables, rows, table_dir)
-        return rows[-1]["accuracy"]
-
+    validate = Validation(val_loaders, alphabet, device, channels_last, table_dir, log, keep_predictions=args.eval_only,
+                          second_decoder=second_decoder)
     if args.eval_only:
-        acc = validate_model(model)
+        acc = validate(model)
         log(f"Evaluation tables: {os.path.join(table_dir, 'eval_results.csv')} and .md")
         log(f"Accuracy: {acc:.4f}")
         return acc
@@ -302,11 +277,34 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_d
         train_dir = resolve_dir(data_path, args.train_dir, "training")
         loader = train_loader(train_dir, *loader_args)
         train_data = {**lmdb_identity(train_dir), **({} if args.data_path else generator_identity(args.synth_assets))}
-    data = {"train": train_data, "val": {name: lmdb_identity(resolve_dir(data_path, name, "evaluation"))
-                                         for name in val_names}}
-    record = make_record(args, recipe, device, world, data, origin)
-    return fit(args, hp, model, model_args, converter, loader, validate_model, device, dtype, channels_last, ckpt,
-               source, log, width, record)
+    # where the weights came from, for the run's record: a resumed or fine-tuned run keeps its origin's record
+    origin = {"from": source, "how": "finetune" if args.finetune else "resume", "run": ckpt.get("run")} if ckpt else None
+    data = {"train": train_data, "val": {name: lmdb_identity(path) for name, path in val_dirs.items()}}
+    meta = {"model_args": model_args, "alphabet": alphabet, "img_w": width.min_w if width.is_fixed else 100,
+            "width_range": [width.min_w, width.max_w], "run": make_record(args, recipe, device, world, data, origin)}
+    config = TrainConfig(**hp, **{k: getattr(args, k) for k in RUN_FLAGS}, output_dir=args.output_dir,
+                         val_freq=args.val_freq if args.val_freq is not None else (0 if args.data_path else 1000))
+    trainer = Trainer(model, converter, loader, validate, config, device, dtype, channels_last, meta, log)
+    if ckpt and not args.finetune and "optimizer" in ckpt:
+        trainer.resume(ckpt, source)
+    return trainer.fit()
+
+
+# main.py flags the training loop reads as they are (TrainConfig's fields)
+RUN_FLAGS = ("lr_scaling", "weight_decay", "ema", "max_bad_steps", "compile", "max_step", "stop_step", "time_limit",
+             "save_every_steps", "print_freq", "profiling", "start_step")
+
+
+def build_model(args, ckpt, source, num_classes):
+    """The CRNN of the checkpoint (with its weights: the averaged ones unless resuming a run), or a new one of the
+    --hidden_size / --cnn_width flags (models/crnn.SETTINGS). -> (model, model_args)"""
+    model_args = ckpt["model_args"] if ckpt else {**default_args(), "num_classes": num_classes,
+                                                  **{name: getattr(args, name) for name in SETTINGS}}
+    model = CRNN(**model_args)
+    if ckpt:
+        load_model_weights(model, ckpt["model"] if args.resume and not args.eval_only else inference_weights(ckpt),
+                           source)
+    return model, model_args
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabe
 
 
 def get_args_parser():
-    p = Parser(description="LMDB -> .bin inputs + label.txt")
+    p = Parser(description="LMDB -> .bin inputs + label.txt", examples=__doc__)
     p.add_argument("lmdb", type=path_text, help="evaluation LMDB folder")
     p.add_argument("out_dir", type=path_text, help="folder for the .bin files (must be new or empty, unless --force)")
     p.add_argument("--label_file", type=path_text, default="label.txt")

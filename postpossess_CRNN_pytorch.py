@@ -11,12 +11,11 @@ import os
 
 import numpy as np
 
-from inference.decoder_flags import add_decoder_args, decoder_from_args
+from decoding.flags import add_decoder_args, decoder_from_args
 from models.crnn import output_length
-from tools.ais_bench_runner import natural_key
 from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
 from utils.errors import UserError
-from utils.files import read_text
+from utils.files import natural_key, read_text
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
 from utils.metrics import score
 
@@ -40,7 +39,7 @@ def first(items):
 
 
 def get_args_parser():
-    p = Parser(description="Decode offline results and print the accuracy")
+    p = Parser(description="Decode offline results and print the accuracy", examples=__doc__)
     p.add_argument("result_dir", type=existing_dir)
     p.add_argument("label_file", type=existing_file)
     p.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")

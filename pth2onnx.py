@@ -12,80 +12,20 @@ runner read each word at its own width (the .om chain keeps the fixed 32x100). T
 rebuilt from the checkpoint's model_args; the recipe's / reference
 implementation's state_dicts and DDP (`module.`) checkpoints load too.
 With --int8 the written model is the statically quantised one (see
-onnx_int8.py), checked against the fp32 export by decoded text.
+inference/int8.py), checked against the fp32 export by decoded text.
 """
-import math
 import os
-import warnings
 
-import numpy as np
-import torch
-
+from datasets.transforms import Width, choose_width
+from inference.int8 import calibration_images, check_calibration_source, compare, quantize, read_images
+from inference.model_file import load_crnn
+from inference.onnx_export import OPSET, TOLERANCE, export, max_abs_diff, mid_width
 from utils.cli import Parser, existing_file, float_range, int_range, path_text, run_cli
 from utils.errors import UserError
 from utils.files import check_output_file
-from utils.model_io import load_crnn
-from datasets.transforms import Width, choose_width
-from onnx_int8 import calibration_images, check_calibration_source, compare, quantize, read_images
-
-OPSET = 11
-TOLERANCE = 1e-4  # of the largest logit (at least 1): LSTM rounding grows with the logits and the steps
-
-
-def export(model, width, path, alphabet, opset=OPSET):
-    """TorchScript export, plus the alphabet and input width(s) as ONNX metadata (predict.py reads them).
-    A fixed `width` gives the recipe's static input width; an own-width rule a dynamic one."""
-    import onnx
-    dummy = torch.randn(1, 1, 32, width.min_w)
-    axes = {"actual_input_1": {0: "batch"}, "output1": {1: "batch"}}
-    if not width.is_fixed:
-        axes = {"actual_input_1": {0: "batch", 3: "width"}, "output1": {0: "steps", 1: "batch"}}
-    with warnings.catch_warnings():
-        # The TorchScript exporter is chosen on purpose (the dynamo one needs onnxscript), and its
-        # LSTM batch-size warning does not apply: the export is checked at batch 1, 16 and 37.
-        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning, torch.jit.TracerWarning))
-        torch.onnx.export(model, dummy, path, input_names=["actual_input_1"], output_names=["output1"],
-                          dynamic_axes=axes, opset_version=opset, dynamo=False)
-    proto = onnx.load(path)
-    meta = {"alphabet": alphabet, "img_w": str(width.min_w)}
-    if not width.is_fixed:
-        meta["width_range"] = f"{width.min_w},{width.max_w}"
-    for key, value in meta.items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.save(proto, path)
-
-
-def mid_width(width):
-    """A width between the rule's bounds that is not a multiple of 4 (W // 4 + 1 steps): the third one checked."""
-    return width.min_w if width.is_fixed else (width.min_w + width.max_w) // 8 * 4 + 2
-
-
-def max_abs_diff(model, onnx_path, width, batch_sizes=(1, 16, 37)):
-    """Largest |ONNX Runtime - PyTorch| over random batches of these sizes (at the narrowest, a middle and the
-    widest width of an own-width rule). -> (that difference, the same over the largest |logit| (at least 1))."""
-    import onnx
-    import onnxruntime as ort
-    onnx.checker.check_model(onnx.load(onnx_path))
-    session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    worst = scale = 0.0
-    gen = torch.Generator().manual_seed(0)
-    widths = [width.min_w, mid_width(width), width.max_w]
-    for b, w in zip(batch_sizes, widths):
-        x = torch.randn(b, 1, 32, w, generator=gen)
-        with torch.no_grad():
-            ref = model(x).numpy()
-        got = session.run(["output1"], {"actual_input_1": x.numpy()})[0]
-        if got.shape != ref.shape:
-            raise UserError(f"ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {b}, width {w}")
-        worst = max(worst, float(np.abs(got - ref).max()))  # NaN propagates: max(0.0, nan) would not
-        scale = max(scale, 1.0, float(np.abs(ref).max()))
-        if not math.isfinite(worst):
-            return worst, 1.0
-    return worst, scale
-
 
 def get_args_parser():
-    p = Parser(description="CRNN checkpoint -> ONNX (checked with ONNX Runtime)")
+    p = Parser(description="CRNN checkpoint -> ONNX (checked with ONNX Runtime)", examples=__doc__)
     p.add_argument("checkpoint", type=existing_file, help="checkpoint.pth / model_best.pth (or a reference state_dict)")
     p.add_argument("onnx", type=path_text, help="output .onnx file")
     p.add_argument("--opset", type=int_range(11, 17), default=OPSET, help="ATC takes 11-13")

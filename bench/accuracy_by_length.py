@@ -1,13 +1,13 @@
 """Word accuracy of models on labelled image files, by label length and by kind of word, at several
 input-width rules and decoders.
 
-    python bench/accuracy_by_length.py labels.txt --model weights/crnn.pth --widths 100 128 160 100-256
-    python bench/accuracy_by_length.py labels.txt --decoders greedy beam     # the LM's gain, word by word
+    python -m bench.accuracy_by_length labels.txt --model weights/crnn.pth --widths 100 128 160 100-256
+    python -m bench.accuracy_by_length labels.txt --decoders greedy beam     # the LM's gain, word by word
 
 Labels: `path<TAB>label` lines (IIIT5K-style, paths relative to the file).
 A width is `W` (fixed W x 32, the recipe's preprocessing) or `MIN-MAX[/STEP]`
 (each word at its own width, see datasets/transforms.Width). Reading goes
-through predict.py's code (batched by width, fp32), scored by the benchmark
+through inference.Recognizer (batched by width, fp32), scored by the benchmark
 protocol (case-insensitive alphanumerics); length buckets by the normalised
 label, and three kinds of word: in the word list of the LM (--lm), not in it,
 and holding a digit. `first/last` counts the misreads that drop the first or
@@ -16,19 +16,16 @@ markdown row per model x width x decoder.
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.transforms import OWN_STEP, Width  # noqa: E402
-from inference.char_lm import CharLM  # noqa: E402
-from inference.ctc_decoder import SHIPPED_LM, make_decoder  # noqa: E402
-from predict import load_recognizer, recognise  # noqa: E402
-from utils.cli import Parser, existing_file, int_range, run_cli  # noqa: E402
-from utils.device import select_device  # noqa: E402
-from utils.errors import UserError  # noqa: E402
-from utils.files import read_text  # noqa: E402
-from utils.label_converter import DEFAULT_ALPHABET, normalize_for_eval  # noqa: E402
-from utils.metrics import score  # noqa: E402
+from datasets.transforms import OWN_STEP, Width
+from decoding.char_lm import CharLM
+from decoding.ctc_decoder import SHIPPED_LM
+from inference.recognizer import Recognizer
+from utils.cli import Parser, existing_file, int_range, run_cli
+from utils.errors import UserError
+from utils.files import read_text
+from utils.label_converter import normalize_for_eval
+from utils.metrics import score
 
 BUCKETS = [(1, 2), (3, 4), (5, 6), (7, 9), (10, 10 ** 6)]
 
@@ -51,14 +48,14 @@ width_rule.doc = "W (fixed) or MIN-MAX[/STEP], widths in 16..4096"
 
 
 def get_args_parser():
-    p = Parser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0], examples=__doc__)
     p.add_argument("labels", type=existing_file, help="`path<TAB>label` file")
     p.add_argument("--model", type=existing_file, nargs="+", default=["weights/crnn.pth"], help=".pth or .onnx")
     p.add_argument("--widths", type=width_rule, nargs="+", default=[Width.fixed(100), Width()],
                    help="width rules to compare (default: 100 100-256)")
     p.add_argument("--batch_size", type=int_range(1, 4096), default=64)
     p.add_argument("--decoders", nargs="+", choices=["greedy", "beam"], default=["greedy"],
-                   help="greedy, and/or beam search with the LM at its defaults (inference/ctc_decoder.py)")
+                   help="greedy, and/or beam search with the LM at its defaults (decoding/ctc_decoder.py)")
     p.add_argument("--lm", type=existing_file, default=SHIPPED_LM, help="the LM of 'beam' and of the word list")
     return p
 
@@ -104,16 +101,19 @@ def main(args):
     pairs = read_labels(args.labels)
     labels = dict(pairs)
     words = CharLM.load(args.lm).words
+    paths = [p for p, _ in pairs]
     print("| model | width | decoder | all | " + " | ".join(
         [f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS] + list(KINDS)) + " | first/last dropped |")
     print("|---|---|---|" + "---:|" * (len(BUCKETS) + len(KINDS) + 2))
     table = []
     for model in args.model:
-        recognizer, alphabet, _, _ = load_recognizer(model, select_device("cpu", 0), "fp32")
-        decoders = {name: make_decoder(name, alphabet or DEFAULT_ALPHABET, args.lm) for name in args.decoders}
         for width in args.widths:
-            for dec_name, decoder in decoders.items():
-                results = recognise([p for p, _ in pairs], recognizer, decoder, width, args.batch_size, False)
+            rule = {"img_w": width.min_w} if width.is_fixed else {"min_w": width.min_w, "max_w": width.max_w,
+                                                                  "width_step": width.step}
+            for dec_name in args.decoders:
+                reader = Recognizer(model, decoder=dec_name, lm=args.lm, device="cpu", precision="fp32",
+                                    batch_size=args.batch_size, **rule)
+                results = [{"file": p, "text": r.text} for p, r in zip(paths, reader.read_many(paths))]
                 accs, counts, drops = row(results, labels, words)
                 name = f"{width.min_w}" if width.is_fixed else f"{width.min_w}-{width.max_w}/{width.step}"
                 print(f"| {model} | {name} | {dec_name} | " + " | ".join(f"{a:.2f}" for a in accs) + f" | {drops} |",

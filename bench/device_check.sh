@@ -66,7 +66,7 @@ timeout 330 bash test/train_performance_1p.sh --recipe seed "${seed_sizes[@]}" -
     --output_dir "$work/seed" "${model[@]}" > "$out/seed_run.log" 2>&1
 mark seed
 
-timeout 170 python3 bench/train_throughput.py --device "$dev" --ceiling "${ceiling_sizes[@]}" "${model[@]}" \
+timeout 170 python3 -m bench.train_throughput --device "$dev" --ceiling "${ceiling_sizes[@]}" "${model[@]}" \
     > "$out/ceiling.txt" 2>&1
 mark ceiling
 
@@ -77,7 +77,7 @@ images=$(( img_s * seconds / 256 * 256 ))
 python3 main.py --device "$dev" --recipe cpu --synth_stream --synth_train "$images" --epochs 1 --lr 1.5e-3 \
     --ema 0.999 --val_freq 0 --print_freq 100 --time_limit "$(awk -v s="$seconds" 'BEGIN { printf "%.2f", s / 60 }')" \
     --output_dir "$work/best" "${best_sizes[@]}" "${model[@]}" > "$out/best_run.log" 2>&1
-python3 tools/export_weights.py "$work/best/checkpoint.pth" "$work/crnn_gpu.pth" >> "$out/best_run.log" 2>&1
+python3 -m tools.export_weights "$work/best/checkpoint.pth" "$work/crnn_gpu.pth" >> "$out/best_run.log" 2>&1
 cp "$work/crnn_gpu.pth" "$out/" 2>/dev/null
 if [ -d "$kit/real_lmdb" ]; then  # evaluated in $work: its tables land beside it, not among the 8 files
     python3 main.py --data_path "$kit" --val_dir real_lmdb --eval_only --resume "$work/crnn_gpu.pth" \

@@ -1,13 +1,13 @@
 """Inference throughput of the CRNN: PyTorch fp32, PyTorch's fast CPU path, ONNX Runtime fp32 and int8.
 
-    python bench/infer_throughput.py [--model weights/crnn.pth] [--batch_sizes 1 16 64] [--rounds 3] [--seconds 2]
-    python bench/infer_throughput.py --device cuda --batch_sizes 1 16 64 2560     # GPU: PyTorch fp32 vs fp16
+    python -m bench.infer_throughput [--model weights/crnn.pth] [--batch_sizes 1 16 64] [--rounds 3] [--seconds 2]
+    python -m bench.infer_throughput --device cuda --batch_sizes 1 16 64 2560     # GPU: PyTorch fp32 vs fp16
 
 Variants are interleaved round-robin so that a noisy machine slows them alike;
 the table gives the median img/s and the int8 / ONNX Runtime fp32 ratio.
 "fast path" is bf16 autocast + channels_last where the CPU has native bf16
 (else fp32 + channels_last), what predict.py runs a .pth with. The ONNX models
-are exported and quantised by pth2onnx.py's own functions, as the offline
+are exported and quantised by the functions pth2onnx.py runs, as the offline
 chain does; int8 is calibrated on 256 synthetic word images. Two more rows time
 CTC decoding alone (words/s) on one core, on the model's scores for those
 images: greedy and the beam search with the shipped character LM, the
@@ -18,26 +18,24 @@ the GPU.
 import copy
 import os
 import statistics
-import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.synth_assets import load_renderer  # noqa: E402
-from datasets.transforms import Width, decode_image  # noqa: E402
-from inference.ctc_decoder import make_decoder  # noqa: E402
-from models import CRNN  # noqa: E402
-from predict import SHIPPED_MODEL  # noqa: E402
-from pth2onnx import export  # noqa: E402
-from tools.ais_bench_runner import make_session  # noqa: E402
-from utils.cli import Parser, existing_file, float_range, int_range, run_cli  # noqa: E402
-from utils.device import cpu_has_bf16  # noqa: E402
-from utils.label_converter import DEFAULT_ALPHABET  # noqa: E402
-from utils.model_io import load_crnn  # noqa: E402
-from onnx_int8 import quantize  # noqa: E402
+from datasets.synth.assets import load_renderer
+from datasets.transforms import Width, decode_image
+from decoding.ctc_decoder import make_decoder
+from models import CRNN
+from inference.onnx_export import export
+from inference.onnx_runtime import make_session
+from inference.recognizer import SHIPPED_MODEL
+from utils.cli import Parser, existing_file, float_range, int_range, run_cli
+from utils.device import cpu_has_bf16
+from utils.label_converter import DEFAULT_ALPHABET
+from inference.model_file import load_crnn
+from inference.int8 import quantize
 
 
 def timed(fn, seconds, sync=lambda: None):
@@ -57,7 +55,7 @@ def synthetic_images(count, img_w):
 
 
 def get_args_parser():
-    p = Parser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0], examples=__doc__)
     p.add_argument("--model", type=existing_file, default=SHIPPED_MODEL if os.path.isfile(SHIPPED_MODEL) else None,
                    help="checkpoint to time (default: the shipped model; random weights if there is none)")
     p.add_argument("--batch_sizes", type=int_range(1, 4096), nargs="+", default=[1, 16, 64])

@@ -1,6 +1,6 @@
 """Data-loading throughput per loader worker: LMDB reading vs synthetic images rendered on the fly.
 
-    python bench/loader_throughput.py [--workers 1 2] [--batch_size 64] [--seconds 10]
+    python -m bench.loader_throughput [--workers 1 2] [--batch_size 64] [--seconds 10]
 
 Each row runs the training DataLoader alone (no model): LMDB = read, decode,
 preprocess and collate cached word images (the default data path); stream =
@@ -12,23 +12,21 @@ needs 12,000 / (that number) workers, and as many free cores.
 """
 import itertools
 import os
-import sys
 import tempfile
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.loaders import stream_loader, train_loader  # noqa: E402
-from datasets.synth_build import ensure_synthetic  # noqa: E402
-from datasets.transforms import Width  # noqa: E402
-from models.crnn import output_length  # noqa: E402
-from utils.cli import Parser, float_range, int_range, run_cli  # noqa: E402
-from utils.label_converter import LabelConverter  # noqa: E402
+from datasets.loaders import stream_loader, train_loader
+from datasets.synth.build import ensure_synthetic
+from datasets.transforms import Width
+from models.crnn import output_length
+from utils.cli import Parser, float_range, int_range, run_cli
+from utils.label_converter import LabelConverter
 
 
 def get_args_parser():
-    p = Parser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0], examples=__doc__)
     p.add_argument("--workers", type=int_range(0, 64, zero="load in this process"), nargs="+", default=[1, 2])
     p.add_argument("--batch_size", type=int_range(1, 4096), default=64)
     p.add_argument("--seconds", type=float_range(1, 600), default=10.0, help="timed per row, after a warm-up")

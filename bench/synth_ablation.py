@@ -1,9 +1,9 @@
 """Generator ablation: one model per feature set at one training budget, read on real crops by word length.
 
-    python bench/synth_ablation.py ../shared/data/iiit5k_train_2000/labels.txt \
+    python -m bench.synth_ablation crops/labels.txt \
         --synth_assets /root/crnn_assets_v4 --images 200000 --output_dir runs/ablation
-    python bench/synth_ablation.py LABELS --synth_assets A --rows v3 all -- --device cuda --workers 12  # main.py flags
-    python bench/synth_ablation.py LABELS --synth_assets A --finetune crnn_v3.pth --images 51200 -- --lr 5e-4 --ema 0.995
+    python -m bench.synth_ablation LABELS --synth_assets A --rows v3 all -- --device cuda --workers 12  # main.py flags
+    python -m bench.synth_ablation LABELS --synth_assets A --finetune crnn_v3.pth --images 51200 -- --lr 5e-4 --ema 0.995
 
 Each row trains `main.py --synth_stream --synth_train IMAGES --epochs 1 --ema 0.999 --val_freq 0` (then the
 flags after `--`) with the same seed, from scratch or, with --finetune, every row from the same weights (a
@@ -21,16 +21,13 @@ import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.accuracy_by_length import BUCKETS, read_labels, row  # noqa: E402
-from datasets.synth_build import ensure_synthetic  # noqa: E402
-from datasets.synth_features import FEATURES_ENV  # noqa: E402
-from datasets.transforms import Width  # noqa: E402
-from inference.ctc_decoder import GreedyDecoder  # noqa: E402
-from predict import load_recognizer, recognise  # noqa: E402
-from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli  # noqa: E402
-from utils.device import select_device  # noqa: E402
-from utils.errors import UserError  # noqa: E402
+from bench.accuracy_by_length import BUCKETS, read_labels, row
+from datasets.synth.build import ensure_synthetic
+from datasets.synth.features import FEATURES_ENV
+from datasets.transforms import Width
+from inference.recognizer import Recognizer
+from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
+from utils.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # name: ($CRNN_SYNTH_FEATURES, draws from --synth_assets). Each part of the generator on its own over v3's
@@ -111,9 +108,10 @@ def main(args):
     print("|---|---|---|" + "---:|" * (len(BUCKETS) + 2))
     table = {}
     for name, out in folders.items():
-        recognizer, alphabet, _, _ = load_recognizer(os.path.join(out, "checkpoint.pth"), select_device("cpu", 0),
-                                                     "fp32")
-        results = recognise([p for p, _ in pairs], recognizer, GreedyDecoder(alphabet), Width(), 64, False)
+        reader = Recognizer(os.path.join(out, "checkpoint.pth"), decoder="greedy", device="cpu", precision="fp32",
+                            min_w=Width().min_w, max_w=Width().max_w)
+        paths = [p for p, _ in pairs]
+        results = [{"file": p, "text": r.text} for p, r in zip(paths, reader.read_many(paths))]
         accs = row(results, labels, frozenset())[0][:len(BUCKETS) + 1]  # all and by length
         table[name] = accs + [synthetic_accuracy(out)]
         features, with_assets = ROWS[name]

@@ -1,15 +1,15 @@
 """Training throughput: bare fp32 step vs bare default-AMP step vs the full loop; or, with --ceiling, what
 the step reaches on this device in each precision, and where one seed step's time goes.
 
-    python bench/train_throughput.py [--rounds 3] [--steps 10] [--batch_size 64]
-    python bench/train_throughput.py --device cuda --ceiling            # batch 2560 and 256, 8192^3 bf16 matmul
-    python bench/train_throughput.py --device cpu --ceiling --batch_sizes 8 --steps 2 --matmul_n 256 \
+    python -m bench.train_throughput [--rounds 3] [--steps 10] [--batch_size 64]
+    python -m bench.train_throughput --device cuda --ceiling            # batch 2560 and 256, 8192^3 bf16 matmul
+    python -m bench.train_throughput --device cpu --ceiling --batch_sizes 8 --steps 2 --matmul_n 256 \
         --cnn_width 8 --hidden_size 32 --compile_backend aot_eager     # the CPU rehearsal (seconds)
 
 The variants are interleaved (round-robin, `--rounds` times) so that a noisy,
 shared machine slows them alike; the table gives the median img/s per variant
-and the ratios. "full loop" is train_one_epoch over an LMDB of synthetic word
-images with the default loader workers, decoding, batching and log lines.
+and the ratios. "full loop" is the step fed by the training loader over an LMDB
+of synthetic word images, with the default loader workers, decoding and batching.
 
 The last columns put each variant against the hardware: training FLOPs per
 image (convolutions and linears counted by torch's FlopCounterMode, the LSTMs'
@@ -25,25 +25,23 @@ one seed-preset step at the first batch size: the top kernels by device time, an
 """
 import os
 import statistics
-import sys
 import tempfile
 import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.loaders import train_loader  # noqa: E402
-from datasets.synth_build import ensure_synthetic  # noqa: E402
-from datasets.transforms import Width  # noqa: E402
-from models import CRNN  # noqa: E402
-from models.crnn import output_length  # noqa: E402
-from utils.cli import Parser, int_range, run_cli  # noqa: E402
-from utils.device import amp_dtype, make_scaler, select_device, use_channels_last  # noqa: E402
-from utils.engine import StepRunner, Throughput, train_one_epoch  # noqa: E402
-from utils.label_converter import LabelConverter  # noqa: E402
-from utils.optim import build_optimizer, build_scheduler  # noqa: E402
-from utils.recipes import default_workers  # noqa: E402
+from datasets.loaders import train_loader
+from datasets.synth.build import ensure_synthetic
+from datasets.transforms import Width
+from models import CRNN
+from models.crnn import output_length
+from utils.cli import Parser, int_range, run_cli
+from utils.device import amp_dtype, make_scaler, select_device, use_channels_last
+from training.step import StepRunner
+from utils.label_converter import LabelConverter
+from training.optim import build_optimizer, build_scheduler
+from training.recipes import default_workers
 
 
 def train_flops_per_image(model, img_w=100):
@@ -166,7 +164,7 @@ def profile_seed_step(args, device, converter, model_args):
 
 
 def get_args_parser():
-    p = Parser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0], examples=__doc__)
     p.add_argument("--rounds", type=int_range(1, 100), default=3)
     p.add_argument("--steps", type=int_range(1, 10000), default=10)
     p.add_argument("--batch_size", type=int_range(1, 65536), default=64)
@@ -205,9 +203,22 @@ def main(args):
         return timed_steps(runner, (batch[0], batch[1]), steps, warmup=2)
 
     def full(runner):
-        tp = Throughput(bs, warmup=2)
-        train_one_epoch(runner, loader, 0, 0, steps + 2, tp, 10 ** 6, lambda s: False, lambda *a: None, steps + 2)
-        return tp.fps
+        """The loader's batches (reading, decoding, batching in the workers) through the step, as training runs
+        them; the first 2 batches are warm-up."""
+        batches = iter(loader)
+        for _ in range(2):
+            images, labels, _, _ = next(batches)
+            runner(images, labels)
+        runner.sync()
+        synchronize(runner.device)
+        start, seen = time.perf_counter(), 0
+        for _ in range(steps):
+            images, labels, _, _ = next(batches)
+            runner(images, labels)
+            seen += len(labels)
+        runner.sync()
+        synchronize(runner.device)
+        return seen / (time.perf_counter() - start)
 
     flops = train_flops_per_image(CRNN(num_classes=converter.num_classes))
     dtypes = {name: torch.float32 if name.endswith("fp32") else amp or torch.float32 for name in runners}

@@ -5,7 +5,7 @@ from torch.utils.data import DataLoader
 
 from datasets.lmdb_dataset import LmdbDataset
 from datasets.samplers import ResumableDistributedSampler, ShardSampler, worker_init
-from datasets.synth_stream import StreamSampler, SynthStream
+from datasets.synth.stream import StreamSampler, SynthStream
 from datasets.width_batches import EvalCollate, EvalWindows, TrainCollate, TrainWindows, window_group
 from utils.errors import UserError
 
@@ -53,7 +53,7 @@ def train_loader(path, converter, max_label_len, width, batch_size, workers, wor
 
 def stream_loader(epoch_size, converter, max_label_len, width, batch_size, workers, world_size, rank, seed, log,
                   pin_memory=False, assets=None):
-    """Training batches rendered on the fly by the workers (see datasets/synth_stream.py)."""
+    """Training batches rendered on the fly by the workers (see datasets/synth/stream.py)."""
     if epoch_size < batch_size * world_size:
         raise UserError(f"--synth_train {epoch_size} is smaller than one global batch ({batch_size} x {world_size})")
     log(f"Synthetic stream: {epoch_size} new images per epoch, rendered by {workers or 'the main'} "

@@ -2,10 +2,16 @@
 
     [B, 1, 32, W] -> [T, B, num_classes] with T = W / 4 + 1 (T = 26 for W = 100).
 
+The model's configuration lives here alone: CRNN's constructor arguments are a checkpoint's
+`model_args` (checked by `check_model_args`, which reads the signature), and SETTINGS lists the
+ones a run chooses (main.py makes a flag of each). A new argument is an edit of this file only.
+
 Layer plan as in the Ascend ModelZoo recipe: seven 3x3 convs (the last 2x2,
 unpadded), BatchNorm after convs 3, 5 and 7, pools (2,2), (2,2) then twice
 (2,2)/stride (2,1)/pad (0,1), which halve the height but keep the width.
 """
+import inspect
+
 import torch
 from torch import nn
 
@@ -81,6 +87,33 @@ class CRNN(nn.Module):
         conv = self.cnn(x)                                # [B, 1, 32, W] -> [B, C, 1, T]
         conv = conv.squeeze(2).permute(2, 0, 1)           # [B, C, 1, T] -> [T, B, C]
         return self.rnn(conv.contiguous())                # [T, B, C] -> [T, B, num_classes]
+
+
+# The arguments a run chooses, as main.py flags: name -> (lowest, highest, help). The others are fixed by the
+# data (img_h 32, num_channels 1) or follow from the alphabet (num_classes).
+SETTINGS = {"hidden_size": (1, 4096, "LSTM hidden units"),
+            "cnn_width": (1, 512, "channels of the first conv (64 = the paper)")}
+
+
+def default_args():
+    """CRNN's constructor arguments with their defaults."""
+    return {name: p.default for name, p in inspect.signature(CRNN.__init__).parameters.items() if name != "self"}
+
+
+def check_model_args(args):
+    """-> `args` if CRNN(**args) can be built (a checkpoint's model_args), else ValueError saying why."""
+    if not isinstance(args, dict):
+        raise ValueError(f"model_args is a {type(args).__name__}, not a dict")
+    unknown = sorted(set(args) - set(default_args()))
+    if unknown:
+        raise ValueError(f"unknown model_args {', '.join(map(str, unknown))} (CRNN takes {', '.join(default_args())})")
+    for name, value in args.items():
+        lo, hi = SETTINGS.get(name, (1, 65536, ""))[:2]
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise ValueError(f"model_args {name}={value!r} is not an integer in {lo}..{hi}")
+    with torch.device("meta"):  # builds no weights: only the constructor's own checks run
+        CRNN(**args)
+    return args
 
 
 def output_length(img_w):

@@ -15,11 +15,9 @@ import torch
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
-sys.path.insert(0, TESTS)
-sys.path.insert(0, ROOT)
 
-from conftest import word_image, write_lmdb  # noqa: E402
-from models import CRNN  # noqa: E402
+from conftest import word_image, write_lmdb
+from models import CRNN
 
 TINY_ARGS = dict(img_h=32, num_channels=1, num_classes=37, hidden_size=32, cnn_width=8)
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -68,7 +66,7 @@ def finished_checkpoint(path):
 
 def onnx_model(tmp):
     from datasets.transforms import Width
-    from pth2onnx import export
+    from inference.onnx_export import export
     path = os.path.join(tmp, "m.onnx")
     export(CRNN(**TINY_ARGS).eval(), Width.fixed(100), path, ALPHABET)
     return path

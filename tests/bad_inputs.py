@@ -3,26 +3,23 @@
 Each case builds its bad input in a fresh folder, runs the script's real command line (Python scripts in
 this process through runpy and `run_cli`: the same exit code and streams as a subprocess; the launchers
 as subprocesses) and expects exit code 2, exactly one `error: ...` line holding the given fragments, no
-traceback, and nothing half-written. tests/test_errors.py runs them all; `python tests/bad_inputs.py`
+traceback, and nothing half-written. tests/test_errors.py runs them all; `PYTHONPATH=. python tests/bad_inputs.py`
 prints the table (class, input, message, exit code). What the inputs are made of: tests/bad_input_kit.py.
 """
 import os
 import socket
-import sys
 
 import numpy as np
 import torch
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
-sys.path.insert(0, TESTS)
-sys.path.insert(0, ROOT)
 
-from bad_input_kit import (  # noqa: E402  (run_case, error_lines: also for tests/test_errors.py)
+from bad_input_kit import (  # (run_case, error_lines: also for tests/test_errors.py)
     LATIN1, TINY_ARGS, broken_images_lmdb, checkpoint, data_dir, error_lines, finished_checkpoint, folder_of,
     good_lmdb, launcher, main_py, nan_checkpoint, npy_file, npz_file, onnx_model, print_table, raw_lmdb, result_files, run_case,
     runner, saved_file, truncated_checkpoint, truncated_mdb, write)
-from conftest import word_image, write_lmdb  # noqa: E402
+from conftest import word_image, write_lmdb
 
 
 # ---- the cases: (script, class, what is wrong, setup(tmp) -> (argv, paths that must not exist), fragments) ----

@@ -2,7 +2,6 @@ import contextlib
 import functools
 import io
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -10,10 +9,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from datasets.lmdb_format import LmdbWriter  # noqa: E402
-from datasets.synth_assets import find_fonts  # noqa: E402
+from datasets.lmdb_format import LmdbWriter
+from datasets.synth.assets import find_fonts
 
 TINY_MODEL = ["--cnn_width", "8", "--hidden_size", "32", "--device", "cpu", "--workers", "0"]
 # 4,000 steps at batch 16 in fp32: the tiny model leaves the CTC plateau after ~1,000 and reads all

@@ -13,17 +13,18 @@ import pytest
 import torch
 
 import main
-import utils.engine
+import training.step
 from conftest import OVERFIT, ROOT, TINY_MODEL
 from datasets.loaders import eval_loader
 from datasets.transforms import Width
 from models import CRNN
-from utils.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 from utils.device import make_scaler
-from utils.engine import StepRunner, evaluate
+from training.evaluate import evaluate
+from training.step import StepRunner
 from utils.label_converter import LabelConverter
-from utils.model_io import load_crnn
-from utils.optim import build_optimizer, build_scheduler
+from inference.model_file import load_crnn
+from training.optim import build_optimizer, build_scheduler
 
 pytestmark = pytest.mark.cuda
 GPU_MODEL = [a if a != "cpu" else "cuda" for a in TINY_MODEL]
@@ -115,7 +116,7 @@ def test_a_step_reads_nothing_back_to_the_host(optimizer, monkeypatch):
     runner = StepRunner(model, torch.nn.CTCLoss(zero_infinity=True), opt, build_scheduler(opt, "cosine", 100, 5),
                         make_scaler(device, torch.float16, 128.0), LabelConverter(), device, torch.float16, True,
                         5.0, 3)
-    monkeypatch.setattr(utils.engine, "ctc_loss", lambda criterion, logits, *_: logits.float().square().mean())
+    monkeypatch.setattr(training.step, "ctc_loss", lambda criterion, logits, *_: logits.float().square().mean())
     images = torch.randn(16, 1, 32, 100).pin_memory()
     labels = ["word"] * 16
     runner(images, labels)

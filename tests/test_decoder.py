@@ -1,4 +1,4 @@
-"""CTC decoding (inference/ctc_decoder.py) and the character language model (inference/char_lm.py)."""
+"""CTC decoding (decoding/ctc_decoder.py) and the character language model (decoding/char_lm.py)."""
 import subprocess
 import sys
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conftest import ROOT
-from inference.char_lm import CharLM
-from inference.ctc_decoder import SHIPPED_LM, BeamSearchDecoder, greedy_decode, make_decoder
+from decoding.char_lm import CharLM
+from decoding.ctc_decoder import SHIPPED_LM, BeamSearchDecoder, greedy_decode, make_decoder
 from utils.errors import UserError
 from utils.label_converter import DEFAULT_ALPHABET
 
@@ -81,7 +81,7 @@ def test_lm_rows_are_distributions(lm):
     assert start[lm.letters.index("s")] > 5 * start[lm.letters.index("x")] and start[lm.end] < 1e-3
     assert lm.word_logprob("station") > lm.word_logprob("stadon") + 3
     assert "station" in lm.words and len(lm.words) == lm.meta["words"] == 200000
-    assert "CC BY-SA" in lm.meta["licence"] and "tools/build_char_lm.py" in lm.meta["command"]
+    assert "CC BY-SA" in lm.meta["licence"] and "python -m tools.build_char_lm" in lm.meta["command"]
 
 
 @pytest.mark.parametrize("word, position, other", [("design", 5, "a"), ("america", 5, "g"), ("station", 3, "d")])
@@ -134,7 +134,7 @@ def test_build_tool_writes_a_loadable_lm(tmp_path):
     words = tmp_path / "words.txt"
     words.write_text("cat\ncar\ncart\ndon't\nnaïve\ncat\nDog\n")
     out = tmp_path / "lm.npz"
-    r = subprocess.run([sys.executable, "tools/build_char_lm.py", str(out), "--words", str(words), "--order", "3",
+    r = subprocess.run([sys.executable, "-m", "tools.build_char_lm", str(out), "--words", str(words), "--order", "3",
                         "--min_count", "1", "--licence", "mine"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "5 words from words.txt (1 left out" in r.stdout

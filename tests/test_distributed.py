@@ -18,7 +18,7 @@ from datasets.loaders import train_loader
 from datasets.transforms import Width
 from models import CRNN
 from utils import distributed
-from utils.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 from utils.label_converter import LabelConverter
 
@@ -77,7 +77,7 @@ def test_ddp_matches_accumulated_single_process(tiny_data, single_node):
     assert out.count("Training 1 epochs") == 1  # only rank 0 logs
     assert "world size 2" in out and "FPS: " in out
     assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "eval_results.csv", "eval_results.md", "metrics.csv",
-                                            "metrics.png", "model_best.pth"]
+                                            "metrics.png", "model_best.pth", "run.json"]
     ckpt = load_training_checkpoint(str(tmp_path / "checkpoint.pth"))
     assert ckpt["global_step"] == STEPS
     ref = reference_params(tiny_data)

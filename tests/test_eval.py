@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from conftest import ROOT, TINY_MODEL, random_words, word_image, write_lmdb
-from utils.curves import ACC_COLOR, LOSS_COLOR
+from training.curves import ACC_COLOR, LOSS_COLOR
 
 
 def run_main(argv):
@@ -90,7 +90,7 @@ def test_predict_matches_eval_only(overfit_run, tiny_data, tmp_path):
         lines.append(f"{name}\t{w}\n")
     (folder / "gt.txt").write_text("".join(lines))
     env = dict(os.environ, PYTHONPATH=ROOT)
-    subprocess.run([sys.executable, "tools/create_lmdb_dataset.py", "--input_dir", str(folder), "--gt_file",
+    subprocess.run([sys.executable, "-m", "tools.create_lmdb_dataset", "--input_dir", str(folder), "--gt_file",
                     str(folder / "gt.txt"), "--output", str(tmp_path / "data" / "CROPS")], cwd=ROOT, check=True,
                    capture_output=True)
     ckpt_dir = tmp_path / "ckpt"

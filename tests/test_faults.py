@@ -16,10 +16,10 @@ import pytest
 import torch
 
 import main
-import utils.checkpoint
-import utils.engine
+import training.checkpoint
+import training.step
 from conftest import ROOT, TINY_MODEL, InfiniteGrad
-from utils.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 from utils.run_lock import LOCK_NAME, claim_output_dir
 from utils.signals import Interrupted
@@ -162,7 +162,7 @@ def test_resume_auto_skips_a_corrupt_checkpoint(tiny_data, tmp_path):
 
 
 def test_sigint_in_process_saves_the_step_reached(tiny_data, tmp_path, monkeypatch):
-    calls, real_loss = {"n": 0}, utils.engine.ctc_loss
+    calls, real_loss = {"n": 0}, training.step.ctc_loss
 
     def interrupted_loss(*args):  # Ctrl-C arrives in the middle of the 5th step
         calls["n"] += 1
@@ -170,13 +170,13 @@ def test_sigint_in_process_saves_the_step_reached(tiny_data, tmp_path, monkeypat
             os.kill(os.getpid(), signal.SIGINT)
         return real_loss(*args)
 
-    monkeypatch.setattr(utils.engine, "ctc_loss", interrupted_loss)
+    monkeypatch.setattr(training.step, "ctc_loss", interrupted_loss)
     with pytest.raises(Interrupted) as stop:
         run_main(["--data_path", tiny_data, "--output_dir", str(tmp_path), *RUN, "--save_every_steps", "0"])
     assert stop.value.exit_code == 130 and calls["n"] == 5
     assert load_training_checkpoint(str(tmp_path / "checkpoint.pth"))["global_step"] == 5
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
-    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "metrics.csv"]  # no lock, no validation
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "metrics.csv", "run.json"]  # no lock, no validation
 
 
 def test_resume_auto_skips_checkpoints_with_nan_for_the_previous_one(tiny_data, tmp_path):
@@ -235,7 +235,7 @@ def test_one_output_folder_one_run(tmp_path):
 
 def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_path, monkeypatch):
     calls = {"n": 0}
-    real_loss = utils.engine.ctc_loss
+    real_loss = training.step.ctc_loss
 
     def faulty_loss(*args):
         calls["n"] += 1
@@ -246,7 +246,7 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_pa
             return InfiniteGrad.apply(loss)   # finite loss, infinite gradient
         return loss
 
-    monkeypatch.setattr(utils.engine, "ctc_loss", faulty_loss)
+    monkeypatch.setattr(training.step, "ctc_loss", faulty_loss)
     _, out = run_main(["--data_path", tiny_data, "--output_dir", str(tmp_path), *RUN, "--stop_step", "10"])
     assert out.count("warning: non-finite loss or gradient, step skipped") == 3
     assert "step skipped (3 so far)" in out and "skipped non-finite steps: 3" in out
@@ -261,14 +261,14 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_pa
         return real_loss(*args) * (float("nan") if calls["n"] >= 4 else 1.0)
 
     calls["n"] = 0
-    monkeypatch.setattr(utils.engine, "ctc_loss", broken_from_4th)
+    monkeypatch.setattr(training.step, "ctc_loss", broken_from_4th)
     with pytest.raises(UserError, match="5 steps in a row had a non-finite loss or gradient: stopping"):
         run_main(["--data_path", tiny_data, "--output_dir", str(tmp_path / "b"), *RUN, "--max_bad_steps", "5"])
     assert calls["n"] == 8
 
 
 class SmallDisk:
-    """open() for utils.checkpoint on a pretend filesystem of `capacity` bytes: what the files in the
+    """open() for training.checkpoint on a pretend filesystem of `capacity` bytes: what the files in the
     folder already hold counts, and a write past the capacity fails with ENOSPC as a full disk does."""
 
     def __init__(self, folder, capacity):
@@ -310,7 +310,7 @@ def test_full_disk_during_a_save_keeps_the_previous_checkpoint(tiny_data, tmp_pa
     size = os.path.getsize(out_dir / "checkpoint.pth")
     # Room for what is there plus half a checkpoint: the next save runs out of space mid-write.
     used = sum(os.path.getsize(p) for p in glob.glob(str(out_dir / "*")))
-    monkeypatch.setattr(utils.checkpoint, "open", SmallDisk(str(out_dir), used + size // 2), raising=False)
+    monkeypatch.setattr(training.checkpoint, "open", SmallDisk(str(out_dir), used + size // 2), raising=False)
     with pytest.raises(UserError) as err:
         run_main(["--data_path", tiny_data, "--output_dir", str(out_dir), "--resume", "auto", *RUN])
     message = str(err.value)

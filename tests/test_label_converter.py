@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from inference.ctc_decoder import greedy_decode
+from decoding.ctc_decoder import greedy_decode
 from utils.errors import UserError
 from utils.label_converter import LabelConverter, load_alphabet, normalize_for_eval
 

@@ -33,7 +33,7 @@ def image_folder(tmp_path):
 def test_tool_round_trip_with_corrupt_and_long(image_folder, tmp_path):
     d, gt = image_folder
     out = tmp_path / "lmdb"
-    result = subprocess.run([sys.executable, "tools/create_lmdb_dataset.py", "--input_dir", str(d),
+    result = subprocess.run([sys.executable, "-m", "tools.create_lmdb_dataset", "--input_dir", str(d),
                              "--gt_file", str(gt), "--output", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "Wrote 4 samples" in result.stdout

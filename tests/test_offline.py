@@ -11,9 +11,9 @@ import torch
 
 from conftest import ROOT, TINY_MODEL, random_words, word_image
 from datasets.lmdb_dataset import LmdbDataset
-from inference.ctc_decoder import greedy_decode
+from decoding.ctc_decoder import greedy_decode
 from utils.label_converter import LabelConverter, normalize_for_eval
-from utils.model_io import load_crnn
+from inference.model_file import load_crnn
 
 
 def run(cmd, cwd):

@@ -8,10 +8,10 @@ import main
 from conftest import TINY_MODEL
 from datasets.transforms import Width
 from models import CRNN
-from utils.checkpoint import load_training_checkpoint
-from utils.ema import EMA
-from utils.model_io import load_crnn
-from utils.recipes import RECIPES, default_workers, describe, resolve_recipe
+from training.checkpoint import load_training_checkpoint
+from training.ema import EMA
+from inference.model_file import load_crnn
+from training.recipes import RECIPES, default_workers, describe, resolve_recipe
 
 NONE = dict.fromkeys(["batch_size", "optimizer", "lr", "lr_schedule", "warmup_steps", "grad_clip", "loss_scale",
                       "epochs"])

@@ -11,11 +11,11 @@ import torch
 import main
 from conftest import TINY_MODEL, InfiniteGrad
 from models import CRNN
-from utils.checkpoint import load_training_checkpoint
-from utils.engine import StepRunner
+from training.checkpoint import load_training_checkpoint
+from training.step import StepRunner
 from utils.errors import UserError
 from utils.label_converter import LabelConverter
-from utils.optim import build_optimizer, build_scheduler
+from training.optim import build_optimizer, build_scheduler
 
 CPU = torch.device("cpu")
 WORDS = ["abc", "hello", "42", "crnn"]
@@ -50,14 +50,14 @@ def test_multi_tensor_optimizers_on_the_cpu():
 
 
 def test_an_inf_gradient_is_undone_on_the_device_and_counted_at_the_read(monkeypatch, capsys):
-    import utils.engine
+    import training.step
     runner = make_runner()
     images = torch.randn(4, 1, 32, 100)
     for _ in range(2):
         assert torch.isfinite(runner(images, WORDS))
     before = snapshot(runner)
-    real_loss = utils.engine.ctc_loss
-    monkeypatch.setattr(utils.engine, "ctc_loss", lambda *a: InfiniteGrad.apply(real_loss(*a)))
+    real_loss = training.step.ctc_loss
+    monkeypatch.setattr(training.step, "ctc_loss", lambda *a: InfiniteGrad.apply(real_loss(*a)))
     loss = runner(images, WORDS)
     assert torch.isnan(loss)                                    # the log leaves a skipped step out
     after = snapshot(runner)
@@ -66,22 +66,22 @@ def test_an_inf_gradient_is_undone_on_the_device_and_counted_at_the_read(monkeyp
     runner.sync()
     assert runner.bad_total == 1
     assert "warning: non-finite loss or gradient, step skipped (1 so far)" in capsys.readouterr().out
-    monkeypatch.setattr(utils.engine, "ctc_loss", real_loss)
+    monkeypatch.setattr(training.step, "ctc_loss", real_loss)
     assert torch.isfinite(runner(images, WORDS))
     runner.sync()
     assert real_steps(runner) == {3} and runner.scheduler.last_epoch == 3
 
 
 def test_bad_steps_in_a_row_stop_the_run_at_the_next_read(monkeypatch):
-    import utils.engine
+    import training.step
     runner = make_runner(max_bad_steps=3)
     images = torch.randn(4, 1, 32, 100)
     runner(images, WORDS)
-    real_loss = utils.engine.ctc_loss
-    monkeypatch.setattr(utils.engine, "ctc_loss", lambda *a: real_loss(*a) * float("nan"))
+    real_loss = training.step.ctc_loss
+    monkeypatch.setattr(training.step, "ctc_loss", lambda *a: real_loss(*a) * float("nan"))
     for _ in range(4):
         runner(images, WORDS)                                   # no host read: the steps just go on
-    monkeypatch.setattr(utils.engine, "ctc_loss", real_loss)
+    monkeypatch.setattr(training.step, "ctc_loss", real_loss)
     runner(images, WORDS)                                       # a good step ends the run of bad ones
     with pytest.raises(UserError, match="4 steps in a row had a non-finite loss or gradient: stopping"):
         runner.sync()

@@ -5,14 +5,14 @@ import os
 import pytest
 import torch
 
-import datasets.synth_assets as synth_assets
-import datasets.synth_build as synth_build
+import datasets.synth.assets as synth_assets
+import datasets.synth.build as synth_build
 from datasets.lmdb_dataset import LmdbDataset
 from datasets.loaders import stream_loader
-from datasets.synth_assets import find_words, load_renderer
+from datasets.synth.assets import find_words, load_renderer
 from datasets.transforms import Width
-from datasets.synth_build import ensure_synthetic
-from datasets.synth_stream import StreamSampler, SynthStream
+from datasets.synth.build import ensure_synthetic
+from datasets.synth.stream import StreamSampler, SynthStream
 from utils.label_converter import LabelConverter
 
 
@@ -96,7 +96,7 @@ def test_assets_folder_matches_the_wheel(tmp_path):
     import subprocess
     import sys
     from conftest import ROOT
-    r = subprocess.run([sys.executable, "tools/pack_synth_assets.py", str(tmp_path / "a")], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "tools.pack_synth_assets", str(tmp_path / "a")], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     wheel, packed = load_renderer(), load_renderer(str(tmp_path / "a"))

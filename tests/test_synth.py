@@ -1,5 +1,6 @@
 import functools
 import io
+import os
 import re
 
 import numpy as np
@@ -7,11 +8,11 @@ import pytest
 from PIL import Image
 
 from datasets.lmdb_format import open_lmdb
-from datasets.synth_assets import find_backgrounds, find_fonts, find_words
-from datasets.synth_build import ensure_synthetic, synth_dir
-from datasets.synth_features import FEATURES, GROUPS, features, parse_overrides
-from datasets.synth_render import MAX_LABEL, SCRIPT_NAMES, SynthRenderer, alnum
-from datasets.synth_text import TextSampler
+from datasets.synth.assets import find_backgrounds, find_fonts, find_words
+from datasets.synth.build import ensure_synthetic, synth_dir
+from datasets.synth.features import FEATURES, GROUPS, features, parse_overrides
+from datasets.synth.render import MAX_LABEL, SCRIPT_NAMES, SynthRenderer, alnum
+from datasets.synth.text import TextSampler
 from utils.errors import UserError
 
 
@@ -83,9 +84,34 @@ def test_feature_overrides_are_checked_and_name_the_cache(monkeypatch, tmp_path)
             parse_overrides(bad)
     plain = synth_dir(0, 8, 0, str(tmp_path))
     monkeypatch.setenv("CRNN_SYNTH_FEATURES", "lettering=0")
-    assert synth_dir(0, 8, 0, str(tmp_path)).endswith("synth_v6-lettering=0_train0_val8_seed0")
+    assert re.search(r"/synth_v6-lettering=0-[0-9a-f]{10}_train0_val8_seed0$", synth_dir(0, 8, 0, str(tmp_path)))
     assert synth_dir(0, 8, 0, str(tmp_path), assets="/x/crnn_assets_v4/") != plain
     assert SynthRenderer(assets()[0][:2], [], []).f["arc"] == 0.0
+
+
+def test_any_edit_of_the_generator_names_a_new_cache(monkeypatch, tmp_path):
+    """The cache's digest covers the feature table, the length weights, the code and the assets."""
+    import datasets.synth.build as build
+    import datasets.synth.features as feats
+    names = {synth_dir(0, 8, 0, str(tmp_path))}
+    monkeypatch.setitem(feats.FEATURES, "edge_cut", 0.5)          # a probability edited in features.py
+    names.add(synth_dir(0, 8, 0, str(tmp_path)))
+    monkeypatch.setattr(build, "LENGTH_WEIGHTS", feats.LENGTH_WEIGHTS[::-1].copy())
+    names.add(synth_dir(0, 8, 0, str(tmp_path)))
+    code = tmp_path / "code"
+    code.mkdir()
+    for name in os.listdir(build.CODE):
+        if name.endswith(".py"):
+            (code / name).write_bytes((open(os.path.join(build.CODE, name), "rb").read()))
+    monkeypatch.setattr(build, "CODE", str(code))
+    names.add(synth_dir(0, 8, 0, str(tmp_path)))                   # the same code elsewhere: the same name
+    (code / "render.py").write_text((code / "render.py").read_text() + "\n# an edit\n")
+    names.add(synth_dir(0, 8, 0, str(tmp_path)))
+    photos = tmp_path / "assets" / "images"
+    photos.mkdir(parents=True)
+    (photos / "a.jpg").write_bytes(b"x")
+    names.add(synth_dir(0, 8, 0, str(tmp_path), assets=str(tmp_path / "assets")))
+    assert len(names) == 5, names
 
 
 def test_several_fonts_are_found():
@@ -95,7 +121,7 @@ def test_several_fonts_are_found():
 def test_cache_is_built_once_in_release_layout(tmp_path):
     logs = []
     out = ensure_synthetic(40, 8, seed=0, root=str(tmp_path), workers=1, log=logs.append)
-    assert out.endswith("synth_v6_train40_val8_seed0")
+    assert re.search(r"/synth_v6-[0-9a-f]{10}_train40_val8_seed0$", out)
     for name, n in (("MJ_LMDB", 40), ("IIIT5K_lmdb", 8)):
         env, num = open_lmdb(f"{out}/{name}")
         with env.begin() as txn:

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from datasets.synth_assets import MANIFEST, assets_dir, find_fonts, font_candidates, font_files, usable_fonts
+from datasets.synth.assets import MANIFEST, assets_dir, find_fonts, font_candidates, font_files, usable_fonts
 from tools.pack_synth_assets import get_args_parser, main as pack
 from utils.errors import UserError
 
@@ -40,7 +40,7 @@ def test_missing_or_empty_assets_folder_is_one_line(tmp_path, monkeypatch):
         with pytest.raises(UserError) as e:
             assets_dir(str(folder))
         message = str(e.value)
-        assert what in message and str(folder) in message and "pack_synth_assets.py" in message
+        assert what in message and str(folder) in message and "tools.pack_synth_assets" in message
         assert "\n" not in message
     monkeypatch.setenv("CRNN_SYNTH_ASSETS", str(tmp_path / "empty"))
     with pytest.raises(UserError, match="is empty"):

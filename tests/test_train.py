@@ -5,7 +5,7 @@ import torch
 
 import main
 from conftest import TINY_MODEL
-from utils.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 
 
 def run_main(argv):

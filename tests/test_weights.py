@@ -8,6 +8,7 @@ are not there. The synthetic check always runs.
 import contextlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,8 @@ import torch
 
 import main
 from conftest import ROOT
-from datasets.synth_build import ensure_synthetic
-from utils.checkpoint import load_training_checkpoint
+from datasets.synth.build import ensure_synthetic
+from training.checkpoint import load_training_checkpoint
 
 SHIPPED = os.path.join(ROOT, "weights", "crnn.pth")
 CROPS = os.environ.get("CRNN_REAL_CROPS") or os.path.join(ROOT, "..", "shared", "data", "iiit5k_train_2000")
@@ -61,7 +62,7 @@ def test_shipped_model_reads_synthetic_validation_words(tmp_path):
 @pytest.fixture(scope="module")
 def real_lmdb(tmp_path_factory):
     out = tmp_path_factory.mktemp("real") / "REAL2000"
-    r = subprocess.run([sys.executable, "tools/create_lmdb_dataset.py", "--input_dir", CROPS, "--gt_file",
+    r = subprocess.run([sys.executable, "-m", "tools.create_lmdb_dataset", "--input_dir", CROPS, "--gt_file",
                         os.path.join(CROPS, "labels.txt"), "--output", str(out)], cwd=ROOT, capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stderr
@@ -110,8 +111,9 @@ def test_eval_only_without_data_builds_only_the_validation_set(tmp_path):
             ["--eval_only", "--resume", str(model), "--synth_val", "32", "--workers", "0", "--device", "cpu"]))
     cache = os.environ["CRNN_CACHE_DIR"]
     built = sorted(os.listdir(cache))
-    assert "synth_v6_train0_val32_seed0" in built and not any("train300000" in name for name in built)
-    assert "MJ_LMDB" not in os.listdir(os.path.join(cache, "synth_v6_train0_val32_seed0"))
+    val_sets = [name for name in built if re.fullmatch(r"synth_v6-[0-9a-f]{10}_train0_val32_seed0", name)]
+    assert len(val_sets) == 1 and not any("train300000" in name for name in built)
+    assert "MJ_LMDB" not in os.listdir(os.path.join(cache, val_sets[0]))
     assert "| IIIT5K_lmdb " in buf.getvalue() and acc >= 0.5
 
 

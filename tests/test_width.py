@@ -16,7 +16,7 @@ from datasets.lmdb_format import image_key
 from datasets.samplers import ResumableDistributedSampler
 from datasets.transforms import Width, choose_width, decode_image, preprocess
 from datasets.width_batches import EvalCollate, TrainCollate, by_width, pad_stack, window_group
-from inference.ctc_decoder import GreedyDecoder
+from inference.recognizer import Recognizer
 from models import CRNN
 from utils.errors import UserError
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter
@@ -73,10 +73,9 @@ def mixed_images(n=23):
     return [preprocess(Image.open(io.BytesIO(word_image(w, size=s))), Width()) for w, s in zip(words, sizes)]
 
 
-def test_mixed_widths_read_the_same_as_alone():
+def test_mixed_widths_read_the_same_as_alone(tmp_path):
     """predict.py and evaluation batch by exact width: reading a word in a batch of mixed widths gives the
     logits of reading it alone."""
-    from predict import recognise
     torch.manual_seed(0)
     model = CRNN(num_classes=37, hidden_size=16, cnn_width=4).eval()
     images = mixed_images()
@@ -98,21 +97,19 @@ def test_mixed_widths_read_the_same_as_alone():
             batch_logits[i] = lg
     for i, x in enumerate(images):
         assert torch.allclose(batch_logits[i], run(x[None])[:, 0], atol=1e-5), i
-    # The same through predict.py's reader, in input order.
+    # The same through the Python reader (predict.py's), in input order.
     folder = []
     for i, x in enumerate(images):
-        path = f"/tmp/_w{os.getpid()}_{i}.png"
+        path = f"{tmp_path}/w{i}.png"
         Image.fromarray(((x[0] * 0.5 + 0.5) * 255).round().astype(np.uint8)).save(path)
         folder.append(path)
-    try:
-        decoder = GreedyDecoder(DEFAULT_ALPHABET)
-        together = recognise(folder, run, decoder, Width(), 7, False)
-        alone = [recognise([p], run, decoder, Width(), 1, False)[0] for p in folder]
-    finally:
-        for p in folder:
-            os.remove(p)
-    assert [r["file"] for r in together] == folder
-    assert together == alone
+    ckpt = f"{tmp_path}/tiny.pth"
+    torch.save({"model": model.state_dict(), "model_args": dict(num_classes=37, hidden_size=16, cnn_width=4),
+                "alphabet": DEFAULT_ALPHABET, "width_range": [Width().min_w, Width().max_w]}, ckpt)
+    reader = Recognizer(ckpt, decoder="greedy", device="cpu", precision="fp32", batch_size=7)
+    together = reader.read_many(folder)
+    reader.batch_size = 1
+    assert together == [reader.read(p) for p in folder] and all(r is not None for r in together)
 
 
 def test_eval_collate_one_width_per_batch():
@@ -189,7 +186,7 @@ def test_train_windows_sort_resume_and_shard(varied_lmdb):
 def test_training_at_own_width_runs_and_records_the_rule(varied_lmdb, tmp_path):
     """main.py trains on width batches and writes the rule into the checkpoint; predict/eval read it back."""
     import main
-    from utils.checkpoint import load_training_checkpoint
+    from training.checkpoint import load_training_checkpoint
     data = tmp_path / "data"
     data.mkdir()
     os.symlink(varied_lmdb, data / "MJ_LMDB")
@@ -223,7 +220,7 @@ def test_dynamic_width_onnx_chain_equals_pytorch(overfit_run, tmp_path):
     import onnxruntime as ort
     session = ort.InferenceSession(str(tmp_path / "dw.onnx"), providers=["CPUExecutionProvider"])
     assert session.get_modelmeta().custom_metadata_map["width_range"] == "100,256"
-    from utils.model_io import load_crnn
+    from inference.model_file import load_crnn
     model = load_crnn(ckpt)[0]
     for w in (100, 150, 256):
         x = torch.randn(3, 1, 32, w)

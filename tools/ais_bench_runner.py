@@ -18,7 +18,6 @@ import argparse
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,15 +26,11 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.width_batches import by_width  # noqa: E402
-from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli  # noqa: E402
-from utils.errors import UserError  # noqa: E402
-from utils.files import check_creatable_dir, make_dirs  # noqa: E402
-
-
-def natural_key(name):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+from datasets.width_batches import by_width
+from inference.onnx_runtime import make_session, onnx_width
+from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
+from utils.errors import UserError
+from utils.files import check_creatable_dir, make_dirs, natural_key
 
 
 def list_inputs(folder):
@@ -83,26 +78,6 @@ def read_input(path, shape, dtype):
     """One file (its size already checked) -> array of the model's per-sample shape."""
     data = np.load(path, allow_pickle=False) if path.endswith(".npy") else np.fromfile(path, dtype=dtype)
     return data.reshape(shape).astype(dtype, copy=False)
-
-
-def make_session(model_path, threads=None):
-    """ONNX Runtime on the CPU with every graph optimisation and one intra-op thread per core."""
-    import onnxruntime as ort
-    if not os.path.isfile(model_path):
-        raise UserError(f"--model not found: {model_path}")
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads or os.cpu_count() or 1
-    try:
-        return ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # ORT raises its own exception types for unreadable models
-        raise UserError(f"cannot load ONNX model {model_path}: {str(e).splitlines()[0][:200]}") from None
-
-
-def onnx_width(session):
-    """The input width of a model exported with a fixed one (the recipe's 100), or None for --dynamic_width."""
-    width = session.get_inputs()[0].shape[3]
-    return width if isinstance(width, int) else None
 
 
 def percentiles(times_ms):
@@ -161,7 +136,7 @@ def pure_infer(session, batch_size, loops):
 
 
 def get_args_parser():
-    p = Parser(description="ais_bench-compatible inference runner (ONNX Runtime)")
+    p = Parser(description="ais_bench-compatible inference runner (ONNX Runtime)", examples=__doc__)
     p.add_argument("--model", type=existing_file, required=True, help=".onnx (ONNX Runtime) or .om (handed to ais_bench)")
     p.add_argument("--input", type=existing_dir, default=None, help="folder of .bin/.npy inputs; omit for pure inference")
     p.add_argument("--output", type=path_text, default=None, help="folder for the result folder")

@@ -1,8 +1,8 @@
 """Build the character language model that beam-search decoding fuses with the CTC output.
 
     pip install wordfreq==3.1.1       # build time only: the shipped LM file needs nothing to load
-    python tools/build_char_lm.py weights/char_lm_en.npz                        # the shipped LM
-    python tools/build_char_lm.py my_lm.npz --words my_words.txt --order 5      # your own word list
+    python -m tools.build_char_lm weights/char_lm_en.npz                        # the shipped LM
+    python -m tools.build_char_lm my_lm.npz --words my_words.txt --order 5      # your own word list
 
 The model is a character n-gram over the letters a-z with word-start and word-end symbols,
 counted over a word list (each word once) and smoothed with interpolated Kneser-Ney: P(c | the
@@ -24,17 +24,16 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from inference.char_lm import BOS, EOS, LETTERS, QUANT, encode_context  # noqa: E402
-from utils.cli import Parser, int_range, path_text, run_cli  # noqa: E402
-from utils.errors import UserError  # noqa: E402
-from utils.files import check_output_file, read_text  # noqa: E402
+from decoding.char_lm import BOS, EOS, LETTERS, QUANT, encode_context
+from utils.cli import Parser, int_range, path_text, run_cli
+from utils.errors import UserError
+from utils.files import check_output_file, read_text
 
 WORDFREQ_LICENCE = "wordfreq data: CC BY-SA 4.0 (https://github.com/rspeer/wordfreq), code Apache-2.0"
 
 
 def get_args_parser():
-    p = Parser(description="Build a character n-gram LM (.npz) for beam-search decoding")
+    p = Parser(description="Build a character n-gram LM (.npz) for beam-search decoding", examples=__doc__)
     p.add_argument("output", type=path_text, help="LM file to write, e.g. weights/char_lm_en.npz")
     p.add_argument("--words", type=path_text, default="wordfreq:en",
                    help="wordfreq:LANG (needs `pip install wordfreq`) or a file of words, one per line")
@@ -134,7 +133,7 @@ def main(args):
     quantised = np.clip(np.round(-logp / QUANT), 0, 255).astype(np.uint8)
     meta = {"order": args.order, "letters": LETTERS, "words": len(words), "source": desc, "licence": licence,
             "min_count": args.min_count, "contexts": len(kept),
-            "command": "python tools/build_char_lm.py " + " ".join(sys.argv[1:])}
+            "command": "python -m tools.build_char_lm " + " ".join(sys.argv[1:])}
     with open(args.output, "wb") as f:
         np.savez_compressed(f, contexts=np.array([encode_context(h) for h in kept], np.int32), logp=quantised,
                             words=np.frombuffer("\n".join(words).encode(), np.uint8), meta=json.dumps(meta))

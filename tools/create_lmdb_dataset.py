@@ -1,10 +1,10 @@
 """Build an LMDB in the data_lmdb_release layout from image files and their labels.
 
     # ground-truth file with "<image path relative to --input_dir><TAB><label>" lines
-    python tools/create_lmdb_dataset.py --input_dir iiit5k --gt_file iiit5k/labels.txt --output IIIT5K_lmdb
+    python -m tools.create_lmdb_dataset --input_dir iiit5k --gt_file iiit5k/labels.txt --output IIIT5K_lmdb
     # MJSynth: the label is in the file name (.../123_Label_456.jpg); list the files in --gt_file
-    python tools/create_lmdb_dataset.py --input_dir mjsynth --gt_file mjsynth/annotation_train.txt --output MJ_LMDB
-    python tools/create_lmdb_dataset.py --input_dir mjsynth --output MJ_LMDB      # or scan the folder
+    python -m tools.create_lmdb_dataset --input_dir mjsynth --gt_file mjsynth/annotation_train.txt --output MJ_LMDB
+    python -m tools.create_lmdb_dataset --input_dir mjsynth --output MJ_LMDB      # or scan the folder
 
 Images are stored as they are (encoded bytes) after a decode check; entries
 are skipped, counted and reported by reason.
@@ -13,16 +13,14 @@ import collections
 import io
 import os
 import shutil
-import sys
 
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.lmdb_format import LmdbWriter  # noqa: E402
-from utils.cli import Parser, existing_dir, existing_file, path_text, run_cli  # noqa: E402
-from utils.errors import UserError  # noqa: E402
-from utils.files import check_creatable_dir, make_dirs, read_text, remove_empty_dirs  # noqa: E402
+from datasets.lmdb_format import LmdbWriter
+from utils.cli import Parser, existing_dir, existing_file, path_text, run_cli
+from utils.errors import UserError
+from utils.files import check_creatable_dir, make_dirs, read_text, remove_empty_dirs
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -116,7 +114,7 @@ def check_output(output):
 
 
 def get_args_parser():
-    p = Parser(description="Create an LMDB (data_lmdb_release layout) from images + labels")
+    p = Parser(description="Create an LMDB (data_lmdb_release layout) from images + labels", examples=__doc__)
     p.add_argument("--input_dir", type=existing_dir, required=True, help="folder the image paths are relative to")
     p.add_argument("--gt_file", type=existing_file, default=None,
                    help="'path<TAB>label' lines or MJSynth paths; omit to scan --input_dir")

@@ -1,34 +1,43 @@
 """Turn a training checkpoint into a light model file to ship or share (fp16 weights, < 16 MiB).
 
-    python tools/export_weights.py runs/ship/checkpoint.pth weights/crnn.pth
+    python -m tools.export_weights runs/ship/checkpoint.pth weights/crnn.pth
+    python -m tools.export_weights --describe weights/crnn.pth    # the runs that made a model, as markdown
 
 Keeps what inference, export and fine-tuning need: {"model" (the EMA weights
 when the run used --ema, parameters in fp16, BatchNorm statistics in fp32),
 "model_args", "alphabet", "img_w", "width_range" (if the run recorded one), "source", "run" (the run's record,
-utils/run_record.py)}. predict.py, pth2onnx.py and
+training/record.py)}. predict.py, pth2onnx.py and
 main.py (--eval_only --resume, --finetune) read it like any checkpoint; the
 weights are cast back to fp32 when loaded.
 """
 import os
-import sys
 
-import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from models import CRNN  # noqa: E402
-from utils.checkpoint import inference_weights, load_model_weights, load_training_checkpoint, save_checkpoint  # noqa: E402
-from utils.cli import Parser, existing_file, path_text, run_cli  # noqa: E402
-from utils.files import check_output_file  # noqa: E402
+from models import CRNN
+from training.checkpoint import (inference_weights, load_checkpoint, load_model_weights, load_training_checkpoint,
+                                 save_checkpoint)
+from training.record import describe_record
+from utils.cli import Parser, existing_file, path_text, run_cli
+from utils.errors import UserError
+from utils.files import check_output_file
 
 
 def get_args_parser():
-    p = Parser(description="Training checkpoint -> shippable fp16 model file")
+    p = Parser(description="Training checkpoint -> shippable fp16 model file", examples=__doc__)
     p.add_argument("checkpoint", type=existing_file, help="checkpoint.pth / model_best.pth of a run of main.py")
-    p.add_argument("output", type=path_text, help="model file to write, e.g. weights/crnn.pth")
+    p.add_argument("output", type=path_text, nargs="?", default=None, help="model file to write, e.g. weights/crnn.pth")
+    p.add_argument("--describe", action="store_true",
+                   help="print the run record of CHECKPOINT (command, commit, device, data, earliest run first)")
     return p
 
 
 def main(args):
+    if args.describe:
+        record = load_checkpoint(args.checkpoint).get("run")
+        print("\n".join(describe_record(record)))
+        return record
+    if args.output is None:
+        raise UserError("give the OUTPUT model file to write (or --describe to print the checkpoint's run record)")
     check_output_file(args.output, "output model file")
     ckpt = load_training_checkpoint(args.checkpoint)
     weights = inference_weights(ckpt)

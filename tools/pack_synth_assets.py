@@ -1,7 +1,7 @@
 """Gather the synthetic generator's assets into one folder: fonts, English words, photos, licences.
 
-    python tools/pack_synth_assets.py ../crnn_assets                     # trdg's ~100 fonts, words, 4 photos
-    python tools/pack_synth_assets.py /root/crnn_assets_v4 --from_list tools/synth_assets_v4.txt   # v4
+    python -m tools.pack_synth_assets ../crnn_assets                     # trdg's ~100 fonts, words, 4 photos
+    python -m tools.pack_synth_assets /root/crnn_assets_v4 --from_list tools/synth_assets_v4.txt   # v4
     python main.py --synth_stream --synth_assets /root/crnn_assets_v4
     CRNN_SYNTH_ASSETS=/root/crnn_assets_v4 python main.py                # the same, by environment
 
@@ -21,21 +21,19 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 
 from PIL import ImageFont
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.synth_assets import MANIFEST, _package_dir, font_covers_alphanumerics, font_order  # noqa: E402
-from tools.synth_asset_sources import load_photo, open_source, photo_key, photos_in  # noqa: E402
-from utils.cli import Parser, existing_file, int_range, path_text, run_cli  # noqa: E402
-from utils.errors import UserError  # noqa: E402
-from utils.files import prepare_output_dir, read_text  # noqa: E402
+from datasets.synth.assets import MANIFEST, _package_dir, font_covers_alphanumerics, font_order
+from tools.synth_asset_sources import load_photo, open_source, photo_key, photos_in
+from utils.cli import Parser, existing_file, int_range, path_text, run_cli
+from utils.errors import UserError
+from utils.files import prepare_output_dir, read_text
 
 
 def get_args_parser():
-    p = Parser(description="Gather the synthetic generator's fonts, words and photos into a folder")
+    p = Parser(description="Gather the synthetic generator's fonts, words and photos into a folder", examples=__doc__)
     p.add_argument("output", type=path_text, help="folder to create (or an empty one)")
     p.add_argument("--apt", nargs="+", default=[], metavar="PKG", help="Debian packages to fetch (apt-get download)")
     p.add_argument("--npm", nargs="+", default=[], metavar="PKG", help="npm packages to fetch (npm pack)")

@@ -15,8 +15,8 @@ mkdir -p "$kit/wheels"
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d "$kit/wheels" "$(grep '^lmdb==' requirements.txt)"
-python3 tools/pack_synth_assets.py "$kit/assets"
+python3 -m tools.pack_synth_assets "$kit/assets"
 if [ -n "$crops" ]; then
-    python3 tools/create_lmdb_dataset.py --input_dir "$crops" --gt_file "$crops/labels.txt" --output "$kit/real_lmdb"
+    python3 -m tools.create_lmdb_dataset --input_dir "$crops" --gt_file "$crops/labels.txt" --output "$kit/real_lmdb"
 fi
 du -sh "$kit"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from datasets.synth_assets import font_files
+from datasets.synth.assets import font_files
 from utils.errors import UserError
 
 PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".pat")

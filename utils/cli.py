@@ -19,11 +19,14 @@ MAX_COUNT = 10 ** 9  # "huge" is an error, not a run that never ends
 
 
 class Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors are one `error:` line (usage goes with --help), exit code 2."""
+    """ArgumentParser whose errors are one `error:` line (usage goes with --help), exit code 2. `examples`
+    (the entry script's docstring) ends --help as it is written."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, examples=None, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         kwargs.setdefault("formatter_class", RangeHelpFormatter)
+        if examples:
+            kwargs.setdefault("epilog", "examples and details:\n" + examples.strip("\n"))
         super().__init__(*args, **kwargs)
 
     def error(self, message):
@@ -31,15 +34,17 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-class RangeHelpFormatter(argparse.HelpFormatter):
-    """Appends each flag's allowed range (from its type) and its default to the help text."""
+class RangeHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Appends each flag's allowed range (from its type) and its default, 0 included, to the help text; the
+    description and the examples keep their own lines."""
 
     def _get_help_string(self, action):
         text = action.help or ""
         doc = getattr(action.type, "doc", None)
         if doc:
             text += f" (allowed: {doc})"
-        if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+        shown = action.default is not None and action.default is not False and action.default is not argparse.SUPPRESS
+        if shown and action.option_strings and "(default" not in text:
             text += " (default: %(default)s)"
         return text
 

@@ -3,7 +3,9 @@
 Outputs are checked (and folders created) before any expensive work starts, so
 that a wrong path fails in a second, not after an hour of training or export.
 """
+import errno
 import os
+import re
 import tempfile
 
 from utils.errors import UserError
@@ -23,13 +25,24 @@ def read_text(path, what="file"):
         raise UserError(f"{path} is not UTF-8 text (byte {e.start}): save the {what} as UTF-8") from None
 
 
-def _probe_writable(folder, what):
+def _write_problem(folder):
+    """Why no file can be created in an existing folder (None: one can)."""
     try:
         fd, probe = tempfile.mkstemp(prefix=".write_test", dir=folder)
         os.close(fd)
         os.remove(probe)
+        return None
     except OSError as e:
-        raise UserError(f"{what} {folder} is not writable ({e.strerror}): pick another location") from None
+        reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                   errno.EROFS: "a read-only filesystem", errno.ENOSPC: "the disk is full",
+                   errno.ENOENT: "its filesystem takes no new files, e.g. /proc or /sys"}
+        return reasons.get(e.errno, e.strerror)
+
+
+def _probe_writable(folder, what):
+    problem = _write_problem(folder)
+    if problem:
+        raise UserError(f"{what} {folder} is not writable ({problem}): pick another location")
 
 
 def prepare_output_dir(path, what="--output_dir"):
@@ -65,7 +78,11 @@ def check_creatable_dir(path, what):
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
         raise UserError(f"cannot create {what} {path}: {ancestor} is a file")
-    _probe_writable(ancestor, f"folder {ancestor} (for {what})")
+    problem = _write_problem(ancestor)
+    if problem:
+        where = "it" if ancestor == os.path.abspath(path) else f"its nearest existing folder {ancestor}"
+        raise UserError(f"{what} {path} cannot be written: {where} is not writable ({problem}); pick another "
+                        "location")
 
 
 def make_dirs(path, what):
@@ -97,3 +114,8 @@ def remove_empty_dirs(created):
             continue
         except OSError:
             return
+
+
+def natural_key(name):
+    """Sort key: "test_10" after "test_9" (the order ais_bench reads input files in)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]

@@ -1,5 +1,5 @@
 """Labels -> CTC targets, shared by training, evaluation and post-processing (decoding, the way
-back: inference/ctc_decoder.py).
+back: decoding/ctc_decoder.py).
 
 Index 0 is the CTC blank; character i of the alphabet is class i + 1, so the
 default alphabet `0-9a-z` gives 37 classes.

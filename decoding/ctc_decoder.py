@@ -1,5 +1,5 @@
 """CTC decoding, used everywhere a word is read: greedy (the seed's and the benchmarks' protocol) and a
-prefix beam search fused with a character language model (inference/char_lm.py).
+prefix beam search fused with a character language model (decoding/char_lm.py).
 
 Both take the network's scores [T, B, C] (class 0 = the CTC blank, class i = alphabet[i - 1]) and
 return (texts, confidences). The confidence has one meaning for both: the product, over the text's
@@ -25,7 +25,7 @@ import re
 
 import numpy as np
 
-from inference.char_lm import CharLM
+from decoding.char_lm import CharLM
 from utils.errors import UserError
 
 DECODERS = ("greedy", "beam")

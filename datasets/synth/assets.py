@@ -20,7 +20,7 @@ import string
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from datasets.synth_render import SynthRenderer
+from datasets.synth.render import SynthRenderer
 from utils.errors import UserError
 
 ASSETS_ENV = "CRNN_SYNTH_ASSETS"
@@ -29,7 +29,7 @@ SYSTEM_FONT_DIRS = ["/usr/share/fonts", "/usr/local/share/fonts", os.path.expand
 FONT_EXTS = ("ttf", "otf", "woff", "woff2")
 MANIFEST = "MANIFEST.tsv"
 REQUIRED_GLYPHS = string.ascii_letters + string.digits
-PACK_HINT = "make one with: python tools/pack_synth_assets.py DIR (see its --help)"
+PACK_HINT = "make one with: python -m tools.pack_synth_assets DIR (see its --help)"
 
 
 def _package_dir(name):

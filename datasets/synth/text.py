@@ -6,7 +6,7 @@ characters only, which is what the model must output.
 """
 import string
 
-from datasets.synth_features import LENGTH_WEIGHTS
+from datasets.synth.features import LENGTH_WEIGHTS
 
 UPPER_DIGITS = list(string.ascii_uppercase + string.digits)
 LOWER = list(string.ascii_lowercase)

@@ -4,7 +4,7 @@
 a preset sets can be given explicitly, which overrides that one value; the
 start-up log prints the preset and where each value came from.
 
-seed: the Ascend ModelZoo recipe (ASCEND_RECIPE_FACTS.md): 2,560 images per
+seed: the Ascend ModelZoo recipe (its published scripts): 2,560 images per
       device per step, Adadelta at lr 1.0 with no schedule or clipping, AMP
       with a static loss scale of 128, 20 epochs. Slow off the CTC plateau by
       design, not by a bug: at the start most conv and LSTM gradients of the

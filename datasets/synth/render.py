@@ -2,7 +2,7 @@
 
 Every sample is a pure function of (seed, split, index), so a data set is reproducible whatever the
 number of worker processes. The variation aims at real photographed words; every feature is a named
-probability in datasets/synth_features.py: what is written (synth_text.py: word lengths with a long
+probability in datasets/synth/features.py: what is written (synth_text.py: word lengths with a long
 tail, digits, codes, punctuation the label leaves out), where the letters sit (synth_shape.py:
 rotation, italic lean, perspective, arcs), what they look like (synth_paint.py: colour turned grey as
 a camera does, hollow, outlined, textured, extruded and shadowed letters, photo backgrounds), and
@@ -10,7 +10,7 @@ what the camera does (here: low and very low resolution, blur, noise, JPEG), how
 cut out (synth_shape.crop: margins that cut into the first or last letter), plus cut-off letters of
 neighbouring words and a line of small print, which are drawn but never labelled.
 
-    python -c "from datasets.synth_assets import load_renderer; print(load_renderer().sample(0, 0, 5)[1])"
+    python -c "from datasets.synth.assets import load_renderer; print(load_renderer().sample(0, 0, 5)[1])"
 """
 import io
 import re
@@ -18,10 +18,10 @@ import re
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from datasets.synth_features import features as feature_table
-from datasets.synth_paint import paint
-from datasets.synth_shape import arc, crop, stack_below, warp
-from datasets.synth_text import MAX_LABEL, TextSampler, alnum  # noqa: F401  (MAX_LABEL, alnum: the API)
+from datasets.synth.features import features as feature_table
+from datasets.synth.paint import paint
+from datasets.synth.shape import arc, crop, stack_below, warp
+from datasets.synth.text import MAX_LABEL, TextSampler, alnum  # noqa: F401  (MAX_LABEL, alnum: the API)
 
 OUT_H = 32
 # One drawing size: every crop is scaled to 32 px high anyway, and one size (with bolder letters made

@@ -2,7 +2,7 @@
 
 main.py writes it to <output_dir>/run.json when training starts and into every checkpoint ("run"), and
 tools/export_weights.py keeps it in a shipped file, so a model can always say how it was made
-(`python tools/export_weights.py --describe weights/crnn.pth` prints its command).
+(`python -m tools.export_weights --describe weights/crnn.pth` prints the commands that made it).
 """
 import json
 import os
@@ -58,3 +58,26 @@ def write_record(record, output_dir):
         json.dump(record, f, indent=1, default=str)
     os.replace(f"{path}.tmp", path)
     return path
+
+
+def describe_record(record):
+    """Markdown lines: each run behind a model, earliest first (a fine-tune's or a resume's origin before it),
+    with its command, commit, device and data."""
+    chain = []
+    while record:
+        chain.append(record)
+        record = (record.get("origin") or {}).get("run")
+    lines = []
+    for n, r in enumerate(reversed(chain), 1):
+        train = r.get("data", {}).get("train", {})
+        data = (f"{train['stream']} streamed images" if "stream" in train else
+                f"{train.get('lmdb', '?')} ({train.get('num_samples', '?')} samples)")
+        if "generator" in train:
+            data += f", generator {train['generator']} (digest {train.get('digest', '?')}, assets {train.get('assets')})"
+        origin = r.get("origin") or {}
+        lines += [f"{n}. started {r.get('started', '?')} on {r.get('device', '?')} x {r.get('world_size', 1)}, "
+                  f"commit `{r.get('commit', 'unknown')}`, torch {r.get('torch', '?')}",
+                  f"   - data: {data}",
+                  *([f"   - weights from: {origin['from']} ({origin['how']})"] if origin else []),
+                  "   - command:", "", f"     ```bash\n     {r.get('command', '?')}\n     ```", ""]
+    return lines or ["(no run record: the file was made before runs recorded themselves)"]

@@ -1,6 +1,6 @@
 """Rebuild a CRNN from any checkpoint this repo accepts, for export and inference."""
 from models import CRNN
-from utils.checkpoint import check_metadata, inference_weights, load_checkpoint, load_model_weights, strip_prefixes
+from training.checkpoint import check_metadata, inference_weights, load_checkpoint, load_model_weights, strip_prefixes
 from utils.errors import UserError
 from utils.label_converter import DEFAULT_ALPHABET
 

@@ -1,4 +1,4 @@
-"""Every feature of the synthetic generator as one named probability (STYLE rule 18), in one table.
+"""Every feature of the synthetic generator as one named probability, in one table.
 
 An ablation is a one-line change: set a name (or the group `lettering`) to 0 here, or, for
 one run without editing code,

@@ -12,8 +12,8 @@ data and a run of any length never repeats an image.
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from datasets.synth_assets import load_renderer
-from datasets.synth_build import TRAIN_SPLIT
+from datasets.synth.assets import load_renderer
+from datasets.synth.build import TRAIN_SPLIT
 from datasets.transforms import Width, decode_image
 
 

@@ -23,10 +23,10 @@ import random
 import numpy as np
 import torch
 
+from models.crnn import check_model_args
 from utils.errors import UserError
 
 REQUIRED_KEYS = ("model", "model_args", "alphabet")
-MODEL_ARG_KEYS = {"img_h", "num_channels", "num_classes", "hidden_size", "cnn_width"}
 
 
 def unwrap(model):
@@ -132,11 +132,11 @@ def load_training_checkpoint(path):
 
 def check_metadata(ckpt, path):
     """model_args, alphabet and img_w describe a CRNN this code can build (else one clear error)."""
-    args = ckpt.get("model_args")
-    if (not isinstance(args, dict) or not set(args) <= MODEL_ARG_KEYS or args.get("img_h", 32) != 32
-            or not all(isinstance(v, int) and 0 < v <= 65536 for v in args.values())):
-        raise UserError(f"{path}: model_args {str(args)[:120]} is not a CRNN configuration (keys "
-                        f"{', '.join(sorted(MODEL_ARG_KEYS))}: positive integers, img_h 32)")
+    try:
+        check_model_args(ckpt.get("model_args"))
+    except ValueError as e:
+        raise UserError(f"{path}: model_args {str(ckpt.get('model_args'))[:120]} is not a CRNN configuration: "
+                        f"{str(e)[:200]}") from None
     if not isinstance(ckpt.get("alphabet"), str) or not ckpt["alphabet"]:
         raise UserError(f"{path}: its alphabet is missing or not text")
     img_w = ckpt.get("img_w", 100)

@@ -1,16 +1,20 @@
 """Builds (once) and caches the synthetic default data set in the data_lmdb_release layout.
 
-    <cache>/synth_v6_train<N>_val<M>_seed<S>/MJ_LMDB       training words
-    <cache>/synth_v6_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
+    <cache>/synth_v6-<digest>_train<N>_val<M>_seed<S>/MJ_LMDB       training words
+    <cache>/synth_v6-<digest>_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
 
-The cache root is $CRNN_CACHE_DIR, else ~/.cache/crnn_pytorch. A set drawn from another assets
-folder than the trdg wheel, or with $CRNN_SYNTH_FEATURES set (an ablation, see synth_features.py),
-has both in its name (synth_v6-<assets folder>-<features>_train...), so it never reuses another's
-cache. A set is built in a temporary folder and renamed into place when complete, so an interrupted
+The cache root is $CRNN_CACHE_DIR, else ~/.cache/crnn_pytorch. The digest covers everything that
+decides a sample (generator_digest): the feature table as drawn (with $CRNN_SYNTH_FEATURES), the
+word-length weights, the generator's code and the assets' files, so any edit of them builds a new
+set instead of reusing a stale one. An assets folder other than the trdg wheel and a feature
+override are also named in words (synth_v6-<assets folder>-<features>-<digest>_train...). A set is built in a temporary folder and renamed into place when complete, so an interrupted
 build is never mistaken for a finished one; a failed or interrupted build removes its temporary
-folder. With num_train 0 (training on the stream, see synth_stream.py) only the validation LMDB is
+folder. With num_train 0 (training on the stream, see stream.py) only the validation LMDB is
 built.
 """
+import glob
+import hashlib
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -19,10 +23,11 @@ import time
 from tqdm import tqdm
 
 from datasets.lmdb_format import LmdbWriter
-from datasets.synth_assets import ASSETS_ENV, assets_dir, load_renderer
-from datasets.synth_features import features, override_tag
+from datasets.synth.assets import ASSETS_ENV, assets_dir, font_candidates, load_renderer
+from datasets.synth.features import LENGTH_WEIGHTS, features, override_tag
 
-VERSION = 6  # v6: crops that cut into letters, words drawn 8-12 px high; a new version never reuses a cache
+VERSION = 6  # the generator's design, for people (v6: crops that cut into letters, words 8-12 px high)
+CODE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_SPLIT, VAL_SPLIT = 0, 1
 CHUNK = 256
 _renderer = None
@@ -34,14 +39,33 @@ def default_cache_root():
 
 def synth_dir(num_train, num_val, seed, root=None, assets=None):
     assets = assets or os.environ.get(ASSETS_ENV)
-    tags = [os.path.basename(os.path.normpath(assets)) if assets else "", override_tag()]
+    tags = [os.path.basename(os.path.normpath(assets)) if assets else "", override_tag(), generator_digest(assets)]
     name = "-".join([f"synth_v{VERSION}"] + [t for t in tags if t])
     return os.path.join(root or default_cache_root(), f"{name}_train{num_train}_val{num_val}_seed{seed}")
 
 
+def generator_digest(assets=None):
+    """10 hex digits of a SHA-256 over the feature table as drawn, the length weights, the generator's code
+    (datasets/synth/*.py) and the assets (each font's, word list's and photo's name and size)."""
+    h = hashlib.sha256(json.dumps([features(), LENGTH_WEIGHTS.tolist()], sort_keys=True).encode())
+    for path in sorted(glob.glob(os.path.join(CODE, "*.py"))):
+        with open(path, "rb") as f:
+            h.update(os.path.basename(path).encode() + f.read())
+    if assets and not os.path.isdir(assets):
+        h.update(assets.encode())  # a folder that is not there (yet): named by its path
+        return h.hexdigest()[:10]
+    root = assets_dir(assets)
+    files = font_candidates(assets) + [os.path.join(r, n) for sub in ("dicts", "images") if root
+                                       for r, _, names in os.walk(os.path.join(root, sub)) for n in names]
+    for path in sorted(files):
+        h.update(f"{os.path.basename(path)} {os.path.getsize(path)}\n".encode())
+    return h.hexdigest()[:10]
+
+
 def generator_identity(assets=None):
-    """What names the generator in a run's record: version, the feature table as drawn, and the assets."""
-    return {"generator": f"v{VERSION}", "features": features(), "assets": assets_dir(assets) or "none (system fonts)"}
+    """What names the generator in a run's record: version, digest, the feature table as drawn, the assets."""
+    return {"generator": f"v{VERSION}", "digest": generator_digest(assets), "features": features(),
+            "assets": assets_dir(assets) or "none (system fonts)"}
 
 
 def _init_worker(assets):

@@ -8,7 +8,7 @@ import copy
 
 import torch
 
-from utils.checkpoint import unwrap
+from training.checkpoint import unwrap
 
 
 class EMA:

@@ -5,8 +5,7 @@ channel, uint8 activations, MinMax calibration on images of an LMDB read with
 the evaluation preprocessing (a --dynamic_width model is calibrated and
 checked on each image at its own width, so on many widths). QOperator works
 at opset 11, the opset ATC takes and the default export; QDQ with per-channel
-axes would need opset 13. It lives beside pth2onnx.py, not in utils/, because
-it reads LMDBs (datasets/) and runs models with the runner (tools/). The
+axes would need opset 13. The
 LSTMs stay fp32 (static quantisation has no int8 LSTM); the convolutions, where
 nearly all of the FLOPs are, run on the CPU's int8 (VNNI) instructions.
 """
@@ -17,7 +16,8 @@ import numpy as np
 
 from datasets.lmdb_dataset import LmdbDataset
 from datasets.width_batches import by_width
-from inference.ctc_decoder import greedy_decode
+from decoding.ctc_decoder import greedy_decode
+from inference.onnx_runtime import make_session
 from utils.errors import UserError
 from utils.label_converter import LabelConverter
 from utils.metrics import score
@@ -83,7 +83,6 @@ def quantize(fp32_path, int8_path, images, batch_size=16):
 def compare(fp32_path, int8_path, images, labels, alphabet):
     """Both models on labelled images, by what a user reads, not by floats.
     -> {"same_text", "right_fp32", "right_int8", "total"} (right = the benchmark protocol's word accuracy)."""
-    from tools.ais_bench_runner import make_session
     texts = []
     for path in (fp32_path, int8_path):
         session, read = make_session(path), [None] * len(images)

@@ -1,0 +1,134 @@
+"""The Python reader: a model (the shipped one, a .pth checkpoint or an .onnx export) with its alphabet,
+its width rule and a decoder, reading image files, PIL images or arrays.
+
+    from inference import Recognizer
+    reader = Recognizer()                                   # weights/crnn.pth, beam search + the char LM
+    print(reader.read("weights/sample_welcome.png").text)   # welcome
+
+    reader = Recognizer("crnn_dw.onnx", decoder="greedy")   # an export on ONNX Runtime, the benchmarks' decoding
+    for r in reader.read_many(["a.png", "b.jpg"]):
+        print(r.text, r.confidence)
+
+A .pth runs in the fastest precision the device has (bf16 + channels_last on CPUs with native bf16,
+fp16 on GPUs); precision="fp32" with decoder="greedy" reads exactly what `main.py --eval_only` reads.
+Images of one width are read together (datasets/width_batches.by_width), so a word reads the same
+alone or in any batch.
+"""
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from datasets.transforms import Width, choose_width, decode_image, preprocess
+from datasets.width_batches import by_width
+from decoding import ctc_decoder
+from inference.model_file import load_crnn
+from inference.onnx_runtime import make_session, onnx_width
+from utils.device import amp_dtype, select_device, use_channels_last
+from utils.errors import UserError
+from utils.label_converter import DEFAULT_ALPHABET, load_alphabet
+
+SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "crnn.pth")
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    confidence: float  # decoding/ctc_decoder.py says what it means, for either decoder
+
+
+class Recognizer:
+    """`model` None is the shipped weights/crnn.pth; `alphabet` only for an ONNX model exported without one;
+    img_w / fixed_width / min_w / max_w / width_step change the model's own width rule as predict.py's flags
+    of those names do (datasets/transforms.choose_width); decoder options: beam_width, lm_weight,
+    insertion_bonus, word_bonus (decoding/ctc_decoder.py)."""
+
+    def __init__(self, model=None, decoder="beam", lm=ctc_decoder.SHIPPED_LM, device="auto", precision="auto",
+                 batch_size=64, alphabet=None, img_w=None, fixed_width=False, min_w=None, max_w=None,
+                 width_step=None, **decoder_options):
+        self.path = model or SHIPPED_MODEL
+        if not os.path.isfile(self.path):
+            raise UserError(f"model not found: {self.path}" + (" (restore weights/ from git)" if model is None else ""))
+        self.batch_size = batch_size
+        if self.path.lower().endswith(".onnx"):
+            self._run, model_alphabet, model_img_w, width_range, fixed = self._onnx(self.path)
+        else:
+            self._run, model_alphabet, model_img_w, width_range, fixed = self._torch(self.path, device, precision)
+        if model_alphabet is None:  # an ONNX model exported elsewhere: the recipe's alphabet unless told
+            model_alphabet = load_alphabet(alphabet or DEFAULT_ALPHABET)
+        elif alphabet and load_alphabet(alphabet) != model_alphabet:
+            raise UserError(f"--alphabet differs from the one {self.path} was trained with ({model_alphabet!r}): "
+                            "omit it")
+        self.alphabet = model_alphabet
+        if fixed is not None and (any(v is not None for v in (min_w, max_w, width_step)) or img_w not in (None, fixed)):
+            raise UserError(f"{self.path} takes a fixed width of {fixed} px: the width flags do not apply (export it "
+                            "with pth2onnx.py --dynamic_width to read words at their own width)")
+        self.width = Width.fixed(fixed) if fixed is not None else choose_width(
+            img_w, fixed_width, min_w, max_w, width_step, model_img_w, width_range)
+        self.decoder = ctc_decoder.make_decoder(decoder, self.alphabet, lm, **decoder_options)
+
+    def _onnx(self, path):
+        session = make_session(path)
+        meta = session.get_modelmeta().custom_metadata_map
+        self.engine = f"ONNX Runtime {'int8' if 'quantization' in meta else 'fp32'}"
+        width_range = [int(v) for v in meta["width_range"].split(",")] if "width_range" in meta else None
+        return (lambda x: session.run(["output1"], {"actual_input_1": x})[0], meta.get("alphabet"),
+                int(meta.get("img_w", 100)), width_range, onnx_width(session))
+
+    def _torch(self, path, device, precision):
+        model, alphabet, img_w, width_range = load_crnn(path)
+        device = select_device(device, 0)
+        dtype = amp_dtype(device, precision == "auto")
+        channels_last = use_channels_last(device, False)
+        model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+        self.engine = f"PyTorch {str(dtype or torch.float32).replace('torch.', '')} on {device}"
+
+        @torch.no_grad()
+        def run(x):
+            x = torch.from_numpy(x).to(device)
+            x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                return model(x).float().cpu()
+        return run, alphabet, img_w, width_range, None
+
+    def describe(self):
+        return f"{self.path} ({self.engine}; {self.width.describe()}; {self.decoder.describe()})"
+
+    def prepare(self, image):
+        """A path, PIL image or array (H x W gray or H x W x 3 RGB, uint8) -> the model's input [1, 32, W].
+        OSError / ValueError for a file that cannot be read or decoded."""
+        if isinstance(image, (str, os.PathLike)):
+            with open(image, "rb") as f:
+                return decode_image(f.read(), self.width)
+        if isinstance(image, np.ndarray):
+            image = Image.fromarray(image)
+        if not isinstance(image, Image.Image):
+            raise TypeError(f"expected a path, a PIL image or a numpy array, got {type(image).__name__}")
+        return preprocess(image, self.width)
+
+    def read(self, image):
+        """One image -> Reading(text, confidence)."""
+        return self.read_many([image])[0]
+
+    def read_many(self, images, skip_unreadable=False):
+        """Images -> a Reading each, in order. An image that cannot be read raises, or with skip_unreadable gives
+        None (and a warning on stderr)."""
+        inputs, readings = [], [None] * len(images)
+        for image in images:
+            try:
+                inputs.append(self.prepare(image))
+            except (OSError, ValueError) as e:
+                if not skip_unreadable:
+                    raise
+                print(f"warning: skipping {image}: {e}", file=sys.stderr, flush=True)
+                inputs.append(None)
+        kept = [i for i, x in enumerate(inputs) if x is not None]
+        for group in by_width([inputs[i].shape[-1] for i in kept], self.batch_size):
+            positions = [kept[g] for g in group]
+            texts, confs = self.decoder.decode(self._run(np.stack([inputs[i] for i in positions])))
+            for i, text, conf in zip(positions, texts, confs):
+                readings[i] = Reading(text, round(conf, 4))
+        return readings
