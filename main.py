@@ -9,7 +9,6 @@
 """
 import argparse
 import os
-import string
 
 import torch
 
@@ -20,7 +19,7 @@ from datasets.transforms import choose_width
 from decoding.ctc_decoder import SHIPPED_LM
 from decoding.flags import add_decoder_args, decoder_from_args
 from models.crnn import CRNN, SETTINGS, default_args, output_length
-from training.checkpoint import inference_weights, load_model_weights, start_checkpoint
+from training.checkpoint import inference_weights, load_model_weights, start_checkpoint, with_output_layer_for
 from training.eval_report import find_eval_sets
 from training.evaluate import Validation
 from training.loop import TrainConfig, Trainer
@@ -31,7 +30,7 @@ from utils.cli import Parser, add_width_args, existing_dir, float_range, int_ran
 from utils.device import amp_dtype, select_device, use_channels_last, use_pinned_memory
 from utils.errors import UserError
 from utils.files import check_creatable_dir
-from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
+from utils.label_converter import DEFAULT_ALPHABET, NAMED_ALPHABETS, LabelConverter, load_alphabet
 from utils.run_lock import claim_output_dir
 from utils.signals import Interrupted, stop_on_signals
 
@@ -66,7 +65,12 @@ def get_args_parser():
     d.add_argument("--synth_assets", type=existing_dir, default=None,
                    help="folder with the generator's fonts/latin, dicts/en.txt, images (default: "
                         "$CRNN_SYNTH_ASSETS, else the trdg wheel)")
-    d.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")
+    d.add_argument("--synth_words", type=path_text, default=None,
+                   help="the generator's word list: a file (one word a line), or the name of one of the assets "
+                        "folder's lists (trdg's: cn, ja, de, ru, ...); default: its English list")
+    d.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET,
+                   help="characters, a UTF-8 file holding them, or a name: " + ", ".join(NAMED_ALPHABETS)
+                        + " (the synthetic data draws it)")
     add_width_args(d, training=True)
     d.add_argument("--workers", type=int_range(0, 64, zero="load in the training process"), default=None,
                    help="loader processes per device (default: 1 on CPU, the node's cores / devices otherwise)")
@@ -186,11 +190,11 @@ def start(args, log):
     ckpt, source = start_checkpoint(args.resume, args.finetune, args.output_dir, args.eval_only, log)
     alphabet = load_alphabet(args.alphabet)
     if ckpt and ckpt["alphabet"] != alphabet:
-        if args.alphabet != DEFAULT_ALPHABET:
-            raise UserError(f"--alphabet differs from the one {source} was trained with ({ckpt['alphabet']!r})")
-        alphabet = ckpt["alphabet"]
-    if args.synth_stream and not LabelConverter(alphabet).is_encodable(string.ascii_lowercase + string.digits):
-        raise UserError(f"--synth_stream draws 0-9 and a-z, which --alphabet {alphabet!r} cannot encode")
+        if args.alphabet == DEFAULT_ALPHABET:  # not given: the checkpoint's
+            alphabet = ckpt["alphabet"]
+        elif not args.finetune:
+            raise UserError(f"--alphabet differs from the one {source} was trained with ({ckpt['alphabet']!r}); "
+                            "to train the model for another alphabet, start from it with --finetune")
     second_decoder = eval_decoder(args, alphabet, log) if args.eval_only else None
     explicit = {k: getattr(args, k) for k in ("batch_size", "optimizer", "lr", "lr_schedule", "warmup_steps",
                                               "grad_clip", "loss_scale", "epochs")}
@@ -210,7 +214,7 @@ def start(args, log):
         num_train = 0 if args.synth_stream or args.eval_only else args.synth_train
         data_path = ensure_synthetic(num_train, args.synth_val, seed=0,
                                      build=dist.env_local_rank() == 0, log=log if dist.env_local_rank() == 0 else None,
-                                     assets=args.synth_assets)
+                                     assets=args.synth_assets, alphabet=alphabet, words=args.synth_words)
     dist.init_distributed(device, args.dist_timeout)
     try:
         result = run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_decoder)
@@ -243,9 +247,13 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_d
     world, rank = dist.get_world_size(), dist.get_rank()
     torch.manual_seed(args.seed)
     converter = LabelConverter(alphabet)
-    model, model_args = build_model(args, ckpt, source, converter.num_classes)
+    model, model_args = build_model(args, ckpt, source, alphabet)
     if args.finetune:
         log(f"Fine-tuning from {args.finetune} (weights only: fresh optimizer and schedule)")
+        if ckpt["alphabet"] != alphabet:
+            log(f"  for a new alphabet of {len(alphabet)} characters: the convolutions and LSTMs reused, a new output "
+                f"layer (the rows of the {len(set(alphabet) & set(ckpt['alphabet']))} characters both alphabets have "
+                "kept)")
     channels_last = use_channels_last(device, dist.is_dist())
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     dtype = amp_dtype(device, args.amp and args.opt_level != "O0")
@@ -271,12 +279,13 @@ def run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_d
     log(describe(*recipe))
     loader_args = (converter, max_len, width, hp["batch_size"], workers, world, rank, args.seed, log, pin)
     if args.synth_stream:
-        loader = stream_loader(args.synth_train, *loader_args, assets=args.synth_assets)
-        train_data = {"stream": args.synth_train, **generator_identity(args.synth_assets)}
+        loader = stream_loader(args.synth_train, *loader_args, assets=args.synth_assets, words=args.synth_words)
+        train_data = {"stream": args.synth_train, **generator_identity(args.synth_assets, alphabet, args.synth_words)}
     else:
         train_dir = resolve_dir(data_path, args.train_dir, "training")
         loader = train_loader(train_dir, *loader_args)
-        train_data = {**lmdb_identity(train_dir), **({} if args.data_path else generator_identity(args.synth_assets))}
+        train_data = {**lmdb_identity(train_dir),
+                      **({} if args.data_path else generator_identity(args.synth_assets, alphabet, args.synth_words))}
     # where the weights came from, for the run's record: a resumed or fine-tuned run keeps its origin's record
     origin = {"from": source, "how": "finetune" if args.finetune else "resume", "run": ckpt.get("run")} if ckpt else None
     data = {"train": train_data, "val": {name: lmdb_identity(path) for name, path in val_dirs.items()}}
@@ -295,15 +304,19 @@ RUN_FLAGS = ("lr_scaling", "weight_decay", "ema", "max_bad_steps", "compile", "m
              "save_every_steps", "print_freq", "profiling", "start_step")
 
 
-def build_model(args, ckpt, source, num_classes):
+def build_model(args, ckpt, source, alphabet):
     """The CRNN of the checkpoint (with its weights: the averaged ones unless resuming a run), or a new one of the
-    --hidden_size / --cnn_width flags (models/crnn.SETTINGS). -> (model, model_args)"""
-    model_args = ckpt["model_args"] if ckpt else {**default_args(), "num_classes": num_classes,
-                                                  **{name: getattr(args, name) for name in SETTINGS}}
+    --hidden_size / --cnn_width flags (models/crnn.SETTINGS); a fine-tune for another alphabet gets a new output
+    layer. -> (model, model_args)"""
+    num_classes = len(alphabet) + 1
+    model_args = {**ckpt["model_args"], "num_classes": num_classes} if ckpt else \
+        {**default_args(), "num_classes": num_classes, **{name: getattr(args, name) for name in SETTINGS}}
     model = CRNN(**model_args)
     if ckpt:
-        load_model_weights(model, ckpt["model"] if args.resume and not args.eval_only else inference_weights(ckpt),
-                           source)
+        weights = ckpt["model"] if args.resume and not args.eval_only else inference_weights(ckpt)
+        if ckpt["alphabet"] != alphabet:  # --finetune only (start() refuses the rest)
+            weights = with_output_layer_for(weights, ckpt["alphabet"], alphabet, model.state_dict())
+        load_model_weights(model, weights, source)
     return model, model_args
 
 

@@ -52,13 +52,13 @@ def train_loader(path, converter, max_label_len, width, batch_size, workers, wor
 
 
 def stream_loader(epoch_size, converter, max_label_len, width, batch_size, workers, world_size, rank, seed, log,
-                  pin_memory=False, assets=None):
+                  pin_memory=False, assets=None, words=None):
     """Training batches rendered on the fly by the workers (see datasets/synth/stream.py)."""
     if epoch_size < batch_size * world_size:
         raise UserError(f"--synth_train {epoch_size} is smaller than one global batch ({batch_size} x {world_size})")
     log(f"Synthetic stream: {epoch_size} new images per epoch, rendered by {workers or 'the main'} "
         f"loader process{'es' if workers > 1 else ''} per device")
-    dataset = SynthStream(seed, converter, max_label_len, width=width, assets=assets)
+    dataset = SynthStream(seed, converter, max_label_len, width=width, assets=assets, words=words)
     sampler = StreamSampler(epoch_size, world_size, rank, batch_size)
     return _train_windows(dataset, sampler, batch_size, width, workers, pin_memory)
 

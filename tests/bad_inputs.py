@@ -265,9 +265,9 @@ CASES = [
      ["--alphabet", "is a folder"]),
     ("main.py", DATA, "--alphabet with repeated characters",
      lambda t: (main_py("--data_path", data_dir(t), "--alphabet", "aab"), []), ["repeated characters"]),
-    ("main.py", DATA, "--synth_stream with an alphabet without letters",
-     lambda t: (main_py("--data_path", data_dir(t), "--synth_stream", "--alphabet", "0123456789"), []),
-     ["--synth_stream draws 0-9 and a-z"]),
+    ("main.py", DATA, "--synth_stream with an alphabet character no font draws",
+     lambda t: (main_py("--data_path", data_dir(t), "--synth_stream", "--alphabet", "ab\U00013000"), []),
+     ["no font of the synthetic generator draws", "--alphabet"]),
     # -- bad checkpoints ------------------------------------------------------------------------------------------
     ("main.py", CKPT, "--resume file does not exist",
      lambda t: (main_py("--data_path", data_dir(t), "--resume", f"{t}/none.pth"), []), ["checkpoint not found"]),

@@ -81,7 +81,7 @@ def test_filters_empty_and_out_of_alphabet(tmp_path):
     train = LmdbDataset(path, LabelConverter(), 26, train=True)
     assert (train.stats["kept"], train.stats["empty"], train.stats["out_of_alphabet"]) == (1, 1, 2)
     evaluation = LmdbDataset(path, LabelConverter(), 26, train=False)
-    assert evaluation.labels == ["good", "ab", "äö"] and evaluation.stats["empty"] == 1
+    assert evaluation.labels == ["good", "a-b", "ÄÖ"] and evaluation.stats["empty"] == 1
 
 
 def test_lmdb_errors(tmp_path):

@@ -78,3 +78,19 @@ def test_package_list_lines_are_checked(tmp_path):
     args = get_args_parser().parse_args([str(tmp_path / "out"), "--no_trdg", "--from_list", str(listed)])
     with pytest.raises(UserError, match=r"list.txt line 3: expected 'apt NAME' or 'npm NAME', got 'pip fonts'"):
         pack(args)
+
+
+def test_packing_for_an_alphabet_keeps_its_fonts_and_names_what_none_draws(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(trdg_font("Lato-Regular.ttf"), src / "Lato-Regular.ttf")
+    cjk = os.path.join(os.path.dirname(trdg_font("x")), "..", "ja", "TakaoMincho.ttf")
+    shutil.copyfile(cjk, src / "TakaoMincho.ttf")
+    counts = pack(get_args_parser().parse_args([str(tmp_path / "out"), "--no_trdg", "--packages", str(src),
+                                                "--alphabet", "ab\u65e5\u672c\U00013000"]))
+    assert counts["fonts"] == 2 and counts["uncovered"] == "\U00013000"
+    out = capsys.readouterr().out
+    assert "no packed font draws 1: \U00013000" in out
+    # both draw Latin, so both are in the manifest; the Japanese face draws the two CJK characters
+    assert sorted(os.path.basename(p) for p in find_fonts(str(tmp_path / "out"))) == ["Lato-Regular.ttf",
+                                                                                      "TakaoMincho.ttf"]

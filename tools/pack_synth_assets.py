@@ -2,6 +2,7 @@
 
     python -m tools.pack_synth_assets ../crnn_assets                     # trdg's ~100 fonts, words, 4 photos
     python -m tools.pack_synth_assets /root/crnn_assets_v4 --from_list tools/synth_assets_v4.txt   # v4
+    python -m tools.pack_synth_assets ../crnn_assets_zh --apt fonts-wqy-zenhei fonts-arphic-uming --alphabet zh.txt
     python main.py --synth_stream --synth_assets /root/crnn_assets_v4
     CRNN_SYNTH_ASSETS=/root/crnn_assets_v4 python main.py                # the same, by environment
 
@@ -10,7 +11,9 @@ packages fetched here with --apt (apt-get download: Debian's fonts-* and wallpap
 --npm (npm pack: @fontsource/* Google Fonts) or named in --from_list, and --packages: .deb or npm .tgz files already
 fetched, or folders (an installed package). Nothing is installed on the system. Every font is opened
 and checked to draw a-z, A-Z and 0-9; one FreeType cannot open or that lacks a glyph is skipped and
-counted, and so is a second file of the same family and style. The checked fonts are listed in
+counted, and so is a second file of the same family and style; with --alphabet, a font that lacks
+Latin but draws characters of that alphabet (a CJK face) goes to fonts/other/ instead, and the tool
+names the characters of the alphabet that no packed font draws. The Latin fonts are listed in
 fonts/latin/MANIFEST.tsv, so a loader worker starts without checking them again. Photos are
 de-duplicated (the same picture at several sizes counts once) and stored at most 400 px on a side.
 LICENSES.tsv names each file's package and licence. Fonts are named by file name (a clash gets the
@@ -26,10 +29,12 @@ import tempfile
 from PIL import ImageFont
 
 from datasets.synth.assets import MANIFEST, _package_dir, font_covers_alphanumerics, font_order
+from datasets.synth.coverage import font_coverage
 from tools.synth_asset_sources import load_photo, open_source, photo_key, photos_in
 from utils.cli import Parser, existing_file, int_range, path_text, run_cli
 from utils.errors import UserError
 from utils.files import prepare_output_dir, read_text
+from utils.label_converter import load_alphabet
 
 
 def get_args_parser():
@@ -44,6 +49,9 @@ def get_args_parser():
     p.add_argument("--download_dir", type=path_text, default=None,
                    help="where --apt / --npm packages are fetched and unpacked (default: OUTPUT.src; kept: "
                         "give its apt/ and npm/ folders to --packages to build again without fetching)")
+    p.add_argument("--alphabet", type=path_text, default=None,
+                   help="also keep fonts without Latin that draw characters of this alphabet (a name such as dtrb94, "
+                        "the characters, or a file of them), in fonts/other/; report the characters no font draws")
     p.add_argument("--no_trdg", action="store_true", help="leave out the trdg wheel's fonts, words and photos")
     p.add_argument("--max_fonts_per_package", type=int_range(1, 100000), default=120,
                    help="a package with more font files gives about this many, spread over its files by name (one "
@@ -101,13 +109,21 @@ NOT_TEXT = re.compile(r"redacted|barcode|^symbol\.ttf$|standardsymbols|dseg7|flo
                       r"wavefont|linefont", re.I)
 
 
-def gather(sources, out, max_side, max_fonts, max_bytes):
+def keep_font(path, extra):
+    """-> the fonts/ subfolder a font goes to: latin (draws a-z, A-Z, 0-9), other (draws some of `extra`, the
+    characters of --alphabet beyond those), or None."""
+    if font_covers_alphanumerics(path):
+        return "latin"
+    return "other" if extra and font_coverage(path, extra)[0] else None
+
+
+def gather(sources, out, max_side, max_fonts, max_bytes, extra=""):
     """Copy every usable font and distinct photo into `out`; -> (font rows, photo rows, skipped counts)."""
     fonts, photos, seen_styles, seen_photos = [], [], set(), set()
     skipped = {"unreadable or missing a-z/A-Z/0-9": 0, "same family and style twice": 0,
                "over the per-package cap": 0, "larger than --max_font_bytes": 0, "not a text face": 0,
                "photo repeated": 0}
-    font_dir, image_dir = os.path.join(out, "fonts", "latin"), os.path.join(out, "images")
+    image_dir = os.path.join(out, "images")
     for src in sources:
         step = max(1, -(-len(src.fonts) // max_fonts))  # ceil: every step-th file by name
         skipped["over the per-package cap"] += len(src.fonts) - len(src.fonts[::step])
@@ -118,7 +134,8 @@ def gather(sources, out, max_side, max_fonts, max_bytes):
             if NOT_TEXT.search(os.path.basename(path)):
                 skipped["not a text face"] += 1
                 continue
-            if not font_covers_alphanumerics(path):
+            script = keep_font(path, extra)
+            if script is None:
                 skipped["unreadable or missing a-z/A-Z/0-9"] += 1
                 continue
             family, style = _font_name(path)
@@ -126,11 +143,12 @@ def gather(sources, out, max_side, max_fonts, max_bytes):
                 skipped["same family and style twice"] += 1
                 continue
             seen_styles.add((family.lower(), style.lower()))
-            name = os.path.basename(path)
+            font_dir, name = os.path.join(out, "fonts", script), os.path.basename(path)
             if os.path.exists(os.path.join(font_dir, name)):
                 name = f"{src.name.replace('/', '_').lstrip('@')}__{name}"
+            os.makedirs(font_dir, exist_ok=True)
             shutil.copyfile(path, os.path.join(font_dir, name))
-            fonts.append((name, os.path.getsize(path), family, style, src.name, src.licence))
+            fonts.append((f"{script}/{name}", os.path.getsize(path), family, style, src.name, src.licence))
         for path in src.photos:
             image = load_photo(path, max_side)
             if image is None:
@@ -156,13 +174,22 @@ def write_tables(out, fonts, photos):
     with open(os.path.join(out, "fonts", "latin", MANIFEST), "w", encoding="utf-8") as f:
         f.write("file\tbytes\tfamily\tstyle\n")
         for name, size, family, style, _, _ in sorted(fonts, key=lambda r: font_order(r[0])):
-            f.write(f"{name}\t{size}\t{family}\t{style}\n")
+            if name.startswith("latin/"):
+                f.write(f"{name[len('latin/'):]}\t{size}\t{family}\t{style}\n")
     with open(os.path.join(out, "LICENSES.tsv"), "w", encoding="utf-8") as f:
         f.write("kind\tfile\tfamily\tpackage\tlicence\n")
         for name, _, family, _, package, licence in sorted(fonts, key=lambda r: font_order(r[0])):
-            f.write(f"font\tfonts/latin/{name}\t{family}\t{package}\t{licence}\n")
+            f.write(f"font\tfonts/{name}\t{family}\t{package}\t{licence}\n")
         for name, package, licence in photos:
             f.write(f"photo\timages/{name}\t\t{package}\t{licence}\n")
+
+
+def uncovered(folder, fonts, alphabet):
+    """The characters of `alphabet` that none of the packed fonts draws, in alphabet order."""
+    drawn = set()
+    for name, *_ in fonts:
+        drawn |= font_coverage(os.path.join(folder, "fonts", name), alphabet)[0]
+    return "".join(c for c in alphabet if c not in drawn)
 
 
 def main(args):
@@ -171,6 +198,8 @@ def main(args):
         raise UserError("trdg is not installed here: pip install --no-deps trdg==1.8.0, or give --no_trdg")
     if os.path.isdir(args.output) and os.listdir(args.output):
         raise UserError(f"{args.output} is not empty: give a new folder")
+    alphabet = load_alphabet(args.alphabet) if args.alphabet else ""
+    extra = "".join(c for c in alphabet if not (c.isascii() and c.isalnum()))
     apt, npm = read_list(args.from_list) if args.from_list else ([], [])
     apt, npm = args.apt + apt, args.npm + npm
     output = args.output.rstrip("/")
@@ -185,19 +214,27 @@ def main(args):
             shutil.copy2(os.path.join(trdg, "dicts", "en.txt"), os.path.join(part, "dicts"))
             trdg_src = open_source(trdg, work)
             trdg_src.name, trdg_src.licence = "trdg (PyPI)", "fonts: see each font's name table; trdg: MIT"
-            trdg_src.fonts = [p for p in trdg_src.fonts if os.sep + "latin" + os.sep in p]
+            # its cn/ and ja/ faces lack Latin: kept only for an --alphabet that has their characters
+            trdg_src.fonts = [p for p in trdg_src.fonts if extra or os.sep + "latin" + os.sep in p]
             trdg_src.photos = photos_in(os.path.join(trdg, "images"), re.compile("."))
             sources.append(trdg_src)
         sources += [open_source(p, os.path.join(download, "unpacked")) for p in source_paths(args, apt, npm, download)]
-        fonts, photos, skipped = gather(sources, part, args.max_side, args.max_fonts_per_package, args.max_font_bytes)
+        fonts, photos, skipped = gather(sources, part, args.max_side, args.max_fonts_per_package, args.max_font_bytes,
+                                        extra)
     write_tables(part, fonts, photos)
+    missing = uncovered(part, fonts, alphabet) if alphabet else ""
     if os.path.isdir(output):
         os.rmdir(output)  # the empty folder the user named
     os.rename(part, output)
     families = len({row[2].lower() for row in fonts})
     print(f"{len(fonts)} fonts ({families} families) and {len(photos)} photos from {len(sources)} sources in {output}")
     print("skipped: " + ", ".join(f"{n} {why}" for why, n in skipped.items()))
-    return {"fonts": len(fonts), "families": families, "photos": len(photos), **skipped}
+    if alphabet:
+        others = sum(row[0].startswith("other/") for row in fonts)
+        print(f"--alphabet: {len(alphabet)} characters, {others} fonts without Latin kept in fonts/other/; "
+              + (f"no packed font draws {len(missing)}: {missing[:40]}{'...' if len(missing) > 40 else ''}"
+                 if missing else "every character is drawn by at least one packed font"))
+    return {"fonts": len(fonts), "families": families, "photos": len(photos), "uncovered": missing, **skipped}
 
 
 if __name__ == "__main__":

@@ -155,6 +155,22 @@ def inference_weights(ckpt):
     return ckpt["ema"]["weights"] if "ema" in ckpt else ckpt["model"]
 
 
+def with_output_layer_for(weights, old_alphabet, new_alphabet, fresh):
+    """A state_dict for the same network with another alphabet: every layer kept but the output layer (the last
+    Linear, rnn.1.embedding), whose rows are the old ones for the blank and for each character both alphabets
+    have, and `fresh`'s (a newly built model's) for the others."""
+    out = dict(weights)
+    old_row = {c: i + 1 for i, c in enumerate(old_alphabet)}
+    for name in ("rnn.1.embedding.weight", "rnn.1.embedding.bias"):
+        new = fresh[name].clone()
+        new[0] = weights[name][0].to(new.dtype)
+        for i, c in enumerate(new_alphabet, 1):
+            if c in old_row:
+                new[i] = weights[name][old_row[c]].to(new.dtype)
+        out[name] = new
+    return out
+
+
 def non_finite_tensors(tree, prefix=""):
     """Names of the floating-point tensors holding NaN or inf in nested dicts / lists of tensors."""
     if isinstance(tree, torch.Tensor):

@@ -7,16 +7,18 @@ from decoding.ctc_decoder import greedy_decode
 from training.eval_report import format_table, make_rows, write_predictions, write_tables
 from training.step import to_device
 from utils import distributed as dist
+from utils.label_converter import normalize_for_eval
 from utils.metrics import score
 
 
 @torch.no_grad()
 def evaluate(model, loader, alphabet, device, channels_last, progress=False, desc="eval", keep_predictions=False,
-             second_decoder=None):
+             second_decoder=None, exact=False):
     """fp32 greedy-decode evaluation of this rank's shard (the reported protocol), and optionally the words
     `second_decoder` (e.g. beam search with the LM) reads from the same scores.
 
-    -> {"correct", "total", "ned", "too_long", "skipped", "correct_second" (with second_decoder),
+    -> {"correct", "total", "ned", "too_long", "skipped", "correct_second" (with second_decoder), "correct_exact"
+        (with exact: the label read exactly, case and punctuation included),
         "examples": [(gt, pred, conf)] (first 5),
         "predictions": [(lmdb index, gt, pred, conf[, second decoder's pred])] (all, with keep_predictions)}
     fp32 on purpose: the exported ONNX model is fp32, and offline accuracy must equal this one.
@@ -26,6 +28,8 @@ def evaluate(model, loader, alphabet, device, channels_last, progress=False, des
     out = {"correct": 0, "total": 0, "ned": 0.0, "too_long": 0, "skipped": 0, "examples": [], "predictions": []}
     if second_decoder:
         out["correct_second"] = 0
+    if exact:
+        out["correct_exact"] = 0
     for images, labels, keys, dropped in tqdm(loader, desc=desc, disable=None if progress else True, leave=False,
                                               mininterval=2):
         out["skipped"] += dropped
@@ -36,12 +40,14 @@ def evaluate(model, loader, alphabet, device, channels_last, progress=False, des
         seconds = second_decoder.decode(logits)[0] if second_decoder else [None] * len(preds)
         for key, gt, pred, conf, second in zip(keys, labels, preds, confs, seconds):
             ok, ned = score(pred, gt)
+            if exact:
+                out["correct_exact"] += pred == gt
             if second is not None:
                 out["correct_second"] += score(second, gt)[0]
             out["correct"] += ok
             out["total"] += 1
             out["ned"] += ned
-            out["too_long"] += len(gt) > logits.shape[0]  # cannot be read: an error, kept in the denominator
+            out["too_long"] += len(normalize_for_eval(gt)) > logits.shape[0]  # cannot be read: an error, kept in the denominator
             if len(out["examples"]) < 5:
                 out["examples"].append((gt, pred, conf))
             if keep_predictions:
@@ -59,15 +65,18 @@ class Validation:
                  second_decoder=None):
         self.loaders, self.alphabet, self.device, self.channels_last = loaders, alphabet, device, channels_last
         self.table_dir, self.log, self.keep, self.second = table_dir, log, keep_predictions, second_decoder
+        # an alphabet that tells case or punctuation apart is also scored exactly
+        self.exact = any(c.isupper() or not c.isalnum() for c in alphabet)
 
     def __call__(self, model, name_suffix=""):
         dist.sync_buffers(model)
-        keys = ("correct", "total", "ned", "too_long", "skipped") + (("correct_second",) if self.second else ())
+        keys = ("correct", "total", "ned", "too_long", "skipped") + (("correct_exact",) if self.exact else ()) \
+            + (("correct_second",) if self.second else ())
         results = {}
         for name, loader in self.loaders.items():
             r = evaluate(model, loader, self.alphabet, self.device, self.channels_last,
                          progress=dist.is_main_process(), desc=name, keep_predictions=self.keep,
-                         second_decoder=self.second)
+                         second_decoder=self.second, exact=self.exact)
             results[name + name_suffix] = dict(zip(keys, dist.all_reduce_sum([r[k] for k in keys], self.device)))
             for gt, pred, conf in r["examples"][:3]:
                 self.log(f"  gt: {gt:<20} pred: {pred:<20} conf: {conf:.3f}")

@@ -5,6 +5,7 @@ Index 0 is the CTC blank; character i of the alphabet is class i + 1, so the
 default alphabet `0-9a-z` gives 37 classes.
 """
 import os
+import string
 
 import torch
 
@@ -12,11 +13,17 @@ from utils.errors import UserError
 from utils.files import read_text
 
 DEFAULT_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+# --alphabet by name: the seed's (the benchmarks'), and clovaai's deep-text-recognition-benchmark "sensitive" set
+NAMED_ALPHABETS = {"0-9a-z": DEFAULT_ALPHABET,
+                   "dtrb94": DEFAULT_ALPHABET + string.ascii_uppercase + string.punctuation}
 BLANK = 0
 
 
 def load_alphabet(value):
-    """`value` is the alphabet itself, or the path of a file holding it (newlines ignored)."""
+    """`value` is a name of NAMED_ALPHABETS, the alphabet itself, or the path of a file holding it (newlines
+    ignored)."""
+    if value in NAMED_ALPHABETS:
+        return NAMED_ALPHABETS[value]
     if value and os.path.isdir(value):
         raise UserError(f"--alphabet {value} is a folder: give the characters or a text file holding them")
     if value and os.path.isfile(value):

@@ -22,11 +22,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from datasets.synth.render import SynthRenderer
 from utils.errors import UserError
+from utils.files import read_text
+from utils.label_converter import DEFAULT_ALPHABET
 
 ASSETS_ENV = "CRNN_SYNTH_ASSETS"
 SYSTEM_FONT_DIRS = ["/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"),
                     "/Library/Fonts", "/System/Library/Fonts", "C:/Windows/Fonts"]
-FONT_EXTS = ("ttf", "otf", "woff", "woff2")
+FONT_EXTS = ("ttf", "otf", "ttc", "woff", "woff2")  # .ttc: a collection, its first face is drawn
 MANIFEST = "MANIFEST.tsv"
 REQUIRED_GLYPHS = string.ascii_letters + string.digits
 PACK_HINT = "make one with: python -m tools.pack_synth_assets DIR (see its --help)"
@@ -68,13 +70,14 @@ def font_files(folder):
     return sorted({p for p in paths if os.path.isfile(p)}, key=font_order)  # not a dangling link
 
 
-def font_candidates(assets=None):
-    """Fonts of the assets folder, matplotlib and the system folders; one file per name, the first
-    folder in that order winning (DejaVu can be in matplotlib and /usr/share both), by file name."""
+def font_candidates(assets=None, scripts="latin"):
+    """Fonts of the assets folder (its fonts/latin/, or with scripts="all" every fonts/ subfolder: trdg's
+    cn/ and ja/ too), matplotlib and the system folders; one file per name, the first folder in that order
+    winning (DejaVu can be in matplotlib and /usr/share both), by file name."""
     dirs = []
     root = assets_dir(assets)
     if root:
-        dirs.append(os.path.join(root, "fonts", "latin"))
+        dirs.append(os.path.join(root, "fonts", "latin" if scripts == "latin" else ""))
     mpl = _package_dir("matplotlib")
     if mpl:
         dirs.append(os.path.join(mpl, "mpl-data", "fonts", "ttf"))
@@ -129,7 +132,12 @@ def read_manifest(root):
     return sorted(fonts, key=font_order)
 
 
-def find_fonts(assets=None):
+def find_fonts(assets=None, alphabet=None):
+    """The fonts the generator draws from: for the default alphabet those that draw every letter and digit
+    (the manifest's, when the folder has one); for another alphabet every font of the folder and the system,
+    each used for the characters it draws (coverage.py)."""
+    if alphabet is not None:
+        return font_candidates(assets, scripts="all")
     root = assets_dir(assets)
     fonts = read_manifest(root) if root else None
     if fonts is None:
@@ -140,14 +148,23 @@ def find_fonts(assets=None):
     return fonts
 
 
-def find_words(assets=None, max_len=16):
+def find_words(assets=None, max_len=16, words=None):
+    """The word list: `words` (a file, or the name of one of the assets folder's dicts/, e.g. cn), else the
+    folder's English list; for the default alphabet only its ASCII words."""
     root = assets_dir(assets)
-    path = os.path.join(root, "dicts", "en.txt") if root else None
+    path = os.path.join(root, "dicts", f"{words or 'en'}.txt") if root else None
+    if words and os.path.isfile(words):
+        path = words
+    elif words and (not path or not os.path.isfile(path)):
+        known = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(root, "dicts", "*.txt"))) if root else []
+        raise UserError(f"--synth_words {words}: no such file, nor a word list of the assets folder "
+                        f"({', '.join(known) or 'none: install trdg or give --synth_assets'})")
     if not path or not os.path.isfile(path):
         return []
-    with open(path, encoding="utf-8") as f:
-        words = {w.strip() for w in f}
-    return sorted(w for w in words if w.isascii() and w.isalpha() and 1 <= len(w) <= max_len)
+    text = read_text(path, "word list")
+    found = {line.split("\t")[0].strip() for line in text.splitlines()}
+    keep = (lambda w: w.isascii() and w.isalpha()) if words is None else (lambda w: not any(c.isspace() for c in w))
+    return sorted(w for w in found if w and keep(w) and len(w) <= max_len)
 
 
 def find_backgrounds(assets=None, max_side=400):
@@ -163,7 +180,10 @@ def find_backgrounds(assets=None, max_side=400):
     return photos
 
 
-def load_renderer(assets=None, features=None):
+def load_renderer(assets=None, features=None, alphabet=None, words=None):
     """A SynthRenderer with every asset this machine has; `features` overrides the probability table
-    (None: $CRNN_SYNTH_FEATURES)."""
-    return SynthRenderer(find_fonts(assets), find_words(assets), find_backgrounds(assets), features)
+    (None: $CRNN_SYNTH_FEATURES); `alphabet` (None: the default 0-9a-z) is what it writes, `words` its word
+    list (find_words)."""
+    alphabet = None if alphabet in (None, DEFAULT_ALPHABET) else alphabet
+    return SynthRenderer(find_fonts(assets, alphabet), find_words(assets, words=words), find_backgrounds(assets),
+                         features, alphabet)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from datasets.lmdb_format import LmdbWriter
 from datasets.synth.assets import ASSETS_ENV, assets_dir, font_candidates, load_renderer
 from datasets.synth.features import LENGTH_WEIGHTS, features, override_tag
+from utils.label_converter import DEFAULT_ALPHABET
 
 VERSION = 6  # the generator's design, for people (v6: crops that cut into letters, words 8-12 px high)
 CODE = os.path.dirname(os.path.abspath(__file__))
@@ -37,17 +38,23 @@ def default_cache_root():
     return os.environ.get("CRNN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "crnn_pytorch")
 
 
-def synth_dir(num_train, num_val, seed, root=None, assets=None):
+def synth_dir(num_train, num_val, seed, root=None, assets=None, alphabet=None, words=None):
     assets = assets or os.environ.get(ASSETS_ENV)
-    tags = [os.path.basename(os.path.normpath(assets)) if assets else "", override_tag(), generator_digest(assets)]
+    alphabet = None if alphabet == DEFAULT_ALPHABET else alphabet
+    tags = [os.path.basename(os.path.normpath(assets)) if assets else "", override_tag(),
+            f"alphabet{len(alphabet)}" if alphabet else "", os.path.splitext(os.path.basename(words))[0] if words else "",
+            generator_digest(assets, alphabet, words)]
     name = "-".join([f"synth_v{VERSION}"] + [t for t in tags if t])
     return os.path.join(root or default_cache_root(), f"{name}_train{num_train}_val{num_val}_seed{seed}")
 
 
-def generator_digest(assets=None):
-    """10 hex digits of a SHA-256 over the feature table as drawn, the length weights, the generator's code
-    (datasets/synth/*.py) and the assets (each font's, word list's and photo's name and size)."""
-    h = hashlib.sha256(json.dumps([features(), LENGTH_WEIGHTS.tolist()], sort_keys=True).encode())
+def generator_digest(assets=None, alphabet=None, words=None):
+    """10 hex digits of a SHA-256 over the feature table as drawn, the length weights, the alphabet and word
+    list drawn, the generator's code (datasets/synth/*.py) and the assets (each font's, word list's and photo's
+    name and size)."""
+    alphabet = None if alphabet == DEFAULT_ALPHABET else alphabet
+    words = [words, os.path.getsize(words)] if words and os.path.isfile(words) else words
+    h = hashlib.sha256(json.dumps([features(), LENGTH_WEIGHTS.tolist(), alphabet, words], sort_keys=True).encode())
     for path in sorted(glob.glob(os.path.join(CODE, "*.py"))):
         with open(path, "rb") as f:
             h.update(os.path.basename(path).encode() + f.read())
@@ -62,15 +69,17 @@ def generator_digest(assets=None):
     return h.hexdigest()[:10]
 
 
-def generator_identity(assets=None):
-    """What names the generator in a run's record: version, digest, the feature table as drawn, the assets."""
-    return {"generator": f"v{VERSION}", "digest": generator_digest(assets), "features": features(),
-            "assets": assets_dir(assets) or "none (system fonts)"}
+def generator_identity(assets=None, alphabet=None, words=None):
+    """What names the generator in a run's record: version, digest, the feature table as drawn, the assets,
+    the alphabet and word list."""
+    return {"generator": f"v{VERSION}", "digest": generator_digest(assets, alphabet, words), "features": features(),
+            "assets": assets_dir(assets) or "none (system fonts)", "alphabet": alphabet or DEFAULT_ALPHABET,
+            "words": words or "the assets' English list"}
 
 
-def _init_worker(assets):
+def _init_worker(assets, alphabet=None, words=None):
     global _renderer
-    _renderer = load_renderer(assets)
+    _renderer = load_renderer(assets, alphabet=alphabet, words=words)
 
 
 def _render_chunk(job):
@@ -78,16 +87,16 @@ def _render_chunk(job):
     return [_renderer.sample(seed, split, i) for i in range(start, stop)]
 
 
-def write_split(path, num, seed, split, workers, desc, assets=None):
+def write_split(path, num, seed, split, workers, desc, assets=None, alphabet=None, words=None):
     """Render samples 0..num-1 of `split` into a new LMDB at `path`."""
     jobs = [(seed, split, s, min(s + CHUNK, num)) for s in range(0, num, CHUNK)]
     with LmdbWriter(path) as writer, tqdm(total=num, desc=desc, unit="img", mininterval=2) as bar:
         if workers <= 1:
-            _init_worker(assets)
+            _init_worker(assets, alphabet, words)
             chunks = map(_render_chunk, jobs)
             _write_chunks(writer, bar, chunks)
         else:
-            with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(assets,)) as pool:
+            with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(assets, alphabet, words)) as pool:
                 _write_chunks(writer, bar, pool.imap(_render_chunk, jobs))
 
 
@@ -98,13 +107,14 @@ def _write_chunks(writer, bar, chunks):
         bar.update(len(chunk))
 
 
-def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=True, log=print, assets=None):
+def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=True, log=print, assets=None,
+                     alphabet=None, words=None):
     """Return the folder of the cached synthetic set, building it first if needed.
 
     With build=False (other ranks of a node) wait for the builder to finish instead.
     """
     log = log or (lambda *a: None)
-    out = synth_dir(num_train, num_val, seed, root, assets)
+    out = synth_dir(num_train, num_val, seed, root, assets, alphabet, words)
     ready = os.path.join(out, "READY")
     if os.path.isfile(ready):
         log(f"Using cached synthetic data: {out}")
@@ -119,8 +129,10 @@ def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=Tr
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         if num_train:
-            write_split(os.path.join(tmp, "MJ_LMDB"), num_train, seed, TRAIN_SPLIT, workers, "synthetic train", assets)
-        write_split(os.path.join(tmp, "IIIT5K_lmdb"), num_val, seed, VAL_SPLIT, workers, "synthetic val", assets)
+            write_split(os.path.join(tmp, "MJ_LMDB"), num_train, seed, TRAIN_SPLIT, workers, "synthetic train", assets,
+                        alphabet, words)
+        write_split(os.path.join(tmp, "IIIT5K_lmdb"), num_val, seed, VAL_SPLIT, workers, "synthetic val", assets,
+                    alphabet, words)
         open(os.path.join(tmp, "READY"), "w").close()
     except BaseException:  # a failed or interrupted build leaves nothing behind in the cache
         shutil.rmtree(tmp, ignore_errors=True)

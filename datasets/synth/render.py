@@ -18,10 +18,13 @@ import re
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from datasets.synth.alphabet_text import AlphabetText
+from datasets.synth.coverage import font_coverage
 from datasets.synth.features import features as feature_table
 from datasets.synth.paint import paint
 from datasets.synth.shape import arc, crop, stack_below, warp
 from datasets.synth.text import MAX_LABEL, TextSampler, alnum  # noqa: F401  (MAX_LABEL, alnum: the API)
+from utils.errors import UserError
 
 OUT_H = 32
 # One drawing size: every crop is scaled to 32 px high anyway, and one size (with bolder letters made
@@ -38,12 +41,35 @@ MAX_FONTS_OPEN, MAX_GLYPHS = 1024, 300_000
 
 
 class SynthRenderer:
-    def __init__(self, fonts, words, backgrounds, features=None):
-        self.fonts, self.words, self.backgrounds = fonts, words, backgrounds
+    """`alphabet` None draws the default 0-9a-z (text.py); another alphabet is drawn by alphabet_text.py, each
+    sample in a font that draws every character of its text."""
+
+    def __init__(self, fonts, words, backgrounds, features=None, alphabet=None):
+        self.words, self.backgrounds = words, backgrounds
         self.f = feature_table(features)
         self.text = TextSampler(words, self.f)
+        self.alphabet_text, self.coverage, self.skipped_fonts = None, {}, 0
+        if alphabet is not None:
+            fonts = self._cover(fonts, alphabet)
+            self.alphabet_text = AlphabetText(alphabet, words, self.f)
+        self.fonts = fonts
         self.script_fonts = [p for p in fonts if SCRIPT_NAMES.search(p.rsplit("/", 1)[-1])]
         self._font_cache, self._glyph_cache = {}, {}
+
+    def _cover(self, fonts, alphabet):
+        """The fonts that draw some of the alphabet (the rest skipped and counted); every character must be
+        drawn by one of them."""
+        self.coverage = {p: font_coverage(p, alphabet) for p in fonts}
+        usable = [p for p in fonts if self.coverage[p][0]]
+        self.skipped_fonts = len(fonts) - len(usable)
+        drawn = set().union(*(self.coverage[p][0] for p in usable)) if usable else set()
+        missing = [c for c in alphabet if c not in drawn and not c.isspace()]
+        if missing:
+            shown = "".join(missing[:40]) + (f" ... ({len(missing)} in all)" if len(missing) > 40 else "")
+            raise UserError(f"no font of the synthetic generator draws {shown!r} of --alphabet (of {len(fonts)} fonts "
+                            f"checked): add fonts that do, e.g. python -m tools.pack_synth_assets DIR --apt "
+                            "fonts-noto-cjk --alphabet FILE, then --synth_assets DIR")
+        return usable
 
     def sample_text(self, rng):
         return self.text.sample_text(rng)
@@ -80,11 +106,14 @@ class SynthRenderer:
             x += adv + spacing
         return mask
 
-    def _text_mask(self, text, rng):
+    def _pick_font(self, rng):
+        pool = self.script_fonts if rng.random() < self.f["script"] and self.script_fonts else self.fonts
+        return pool[rng.integers(len(pool))]
+
+    def _text_mask(self, text, rng, path=None):
         """The text's mask cropped to its ink with room for the warp; -> (mask, ink height, font)."""
         f = self.f
-        pool = self.script_fonts if rng.random() < f["script"] and self.script_fonts else self.fonts
-        path = pool[rng.integers(len(pool))]
+        path = path or self._pick_font(rng)
         size = SIZE
         spacing = (rng.uniform(0.05, 0.35) if rng.random() < f["wide_spacing"] else rng.uniform(-0.04, 0.04)) * size
         stroke = int(rng.integers(1, 3)) if rng.random() < f["stroke"] else 0
@@ -103,7 +132,10 @@ class SynthRenderer:
         the word, at most as wide."""
         small = max(8, int(size * 0.4))
         face = path if rng.random() < 0.5 else self.fonts[rng.integers(len(self.fonts))]
-        line = self._compose(self.text.small_print(rng, max(3, int(2.2 * ink_w / small))), face, small, 0)
+        chars = max(3, int(2.2 * ink_w / small))
+        text = self.alphabet_text.small_print(rng, chars, self.coverage[face][0]) if self.alphabet_text else \
+            self.text.small_print(rng, chars)
+        line = self._compose(text, face, small, 0)
         box = line.getbbox()
         if box is None:
             return mask
@@ -149,8 +181,8 @@ class SynthRenderer:
             mask.paste(255, (shown - gw if side == "left" else w - shown, y), glyph)
         return mask
 
-    def render(self, text, rng):
-        mask, text_h, font = self._text_mask(text, rng)
+    def render(self, text, rng, path=None):
+        mask, text_h, font = self._text_mask(text, rng, path)
         if rng.random() < self.f["arc"]:
             mask = arc(mask, rng)
         mask = crop(warp(mask, rng, self.f), text_h, rng, self.f, len(text))
@@ -185,7 +217,12 @@ class SynthRenderer:
     def sample(self, seed, split, index):
         """-> (JPEG bytes of the 32 px high crop at its natural width, label) for sample `index` of `split`."""
         rng = np.random.default_rng((seed, split, index))
-        text, label = self.sample_text(rng)
+        path = None
+        if self.alphabet_text:  # the font first, then a text it draws
+            path = self._pick_font(rng)
+            text, label = self.alphabet_text.sample_text(rng, *self.coverage[path])
+        else:
+            text, label = self.sample_text(rng)
         buf = io.BytesIO()
-        self.render(text, rng).save(buf, "JPEG", quality=95)
+        self.render(text, rng, path).save(buf, "JPEG", quality=95)
         return buf.getvalue(), label

@@ -20,9 +20,9 @@ from datasets.transforms import Width, decode_image
 class SynthStream(Dataset):
     """Map-style view of the endless stream: any non-negative index is a sample."""
 
-    def __init__(self, seed, converter, max_label_len, width=Width.fixed(100), assets=None):
+    def __init__(self, seed, converter, max_label_len, width=Width.fixed(100), assets=None, words=None):
         self.seed, self.converter, self.max_label_len = seed, converter, max_label_len
-        self.width, self.assets = width, assets
+        self.width, self.assets, self.words = width, assets, words
         self.renderer = None  # built in each worker on first use: fonts do not pickle
 
     def __len__(self):
@@ -32,7 +32,7 @@ class SynthStream(Dataset):
         """-> (image [1, H, W] float32, label, index); image None (dropped by collate) when the label
         is longer than the model can emit at this width."""
         if self.renderer is None:
-            self.renderer = load_renderer(self.assets)
+            self.renderer = load_renderer(self.assets, alphabet=self.converter.alphabet, words=self.words)
         data, label = self.renderer.sample(self.seed, TRAIN_SPLIT, index)
         label = self.converter.clean(label)
         if len(label) > self.max_label_len:
