@@ -53,7 +53,7 @@ def main(args):
     try:
         export(model, width, tmp, alphabet, args.opset)
         diff, scale = max_abs_diff(model, tmp, width)
-        print(f"ONNX Runtime vs PyTorch, batches 1/16/37" + ("" if width.is_fixed else
+        print("ONNX Runtime vs PyTorch, batches 1/16/37" + ("" if width.is_fixed else
               f" at widths {width.min_w}/{mid_width(width)}/{width.max_w}")
               + f": max abs diff {diff:.3e} ({diff / scale:.1e} of the largest logit)")
         if not diff <= TOLERANCE * scale:  # NaN fails too

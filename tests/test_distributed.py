@@ -86,7 +86,8 @@ def test_ddp_matches_accumulated_single_process(tiny_data, single_node):
     # Sharded evaluation counts every one of the 47 readable samples once, as one process does.
     line = [l for l in out.splitlines() if l.startswith("| OTHER_lmdb")][-1]
     single = subprocess.run([sys.executable, "main.py", "--data_path", tiny_data, "--val_dir", "OTHER_lmdb",
-                             "--eval_only", "--resume", str(tmp_path / "checkpoint.pth"), *TINY_MODEL],
+                             "--eval_only", "--resume", str(tmp_path / "checkpoint.pth"), "--decoder", "greedy",
+                             *TINY_MODEL],
                             cwd=ROOT, capture_output=True, text=True)
     assert single.returncode == 0, single.stderr
     assert line.split("|")[2].strip() == "47" and line in single.stdout.splitlines()

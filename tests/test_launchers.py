@@ -29,7 +29,7 @@ def test_performance_launcher_prints_fps(tmp_path, style):
     fps = float(out.stdout.split("Final Performance images/sec : ")[1].split()[0])
     assert fps > 0
     log = open(os.path.join(out_dir, f"train_{device_id}.log")).read()
-    assert f"FPS: " in log and "Training 1 epochs x 16 steps" in log
+    assert "FPS: " in log and "Training 1 epochs x 16 steps" in log
     assert sum(line.startswith("Epoch: [0][") for line in log.splitlines()) == 1  # --print_freq 10, stop at 6
     summary = open(os.path.join(out_dir, "CRNN_ID0103_for_PyTorch_bs16_1p_perf.log")).read()
     assert "RankSize = 1" in summary and "DeviceType = cpu" in summary and f"ActualFPS = {fps}" in summary
