@@ -100,7 +100,7 @@ class BeamSearchDecoder:
                 raise UserError(f"the language model {lm.path} knows the letters {lm.letters}, not "
                                 f"{''.join(unknown[:20])!r}{' ...' if len(unknown) > 20 else ''} of this alphabet: "
                                 "decode with --decoder greedy (or --lm none)")
-            # class -> LM letter (or -1: scored as DIGIT_LOGP); upper case reads as its lower case
+            # each class's LM letter (or -1: scored as DIGIT_LOGP); upper case reads as its lower case
             self.letter = np.array([-1] + [lm.letters.find(c.lower()) if c.isalpha() else -1 for c in alphabet])
 
     def describe(self):

@@ -19,14 +19,15 @@ from bad_input_kit import (  # (run_case, error_lines: also for tests/test_error
     LATIN1, TINY_ARGS, broken_images_lmdb, checkpoint, data_dir, error_lines, finished_checkpoint, folder_of,
     good_lmdb, launcher, main_py, nan_checkpoint, npy_file, npz_file, onnx_model, print_table, raw_lmdb, result_files, run_case,
     runner, saved_file, truncated_checkpoint, truncated_mdb, write)
+from bad_offline_inputs import OFFLINE_CASES
 from conftest import word_image, write_lmdb
 
 
 # ---- the cases: (script, class, what is wrong, setup(tmp) -> (argv, paths that must not exist), fragments) ----
-NUM, WIDTH, EARLY, OUT, TEXT, SIZE, NAN, PRED, NOTHING, LAUNCH, CAUSE, DATA, CKPT, OFFLINE, LEFT = (
+NUM, WIDTH, EARLY, OUT, TEXT, SIZE, NAN, PRED, NOTHING, LAUNCH, CAUSE, DATA, CKPT, LEFT = (
     "numbers out of range", "--img_w too small", "checked before the synthetic build", "output paths",
     "text files not UTF-8", "exact sizes", "non-finite weights", "predict.py", "nothing to do", "launcher flags",
-    "the right cause", "bad data", "bad checkpoints", "offline chain", "a failed run leaves no folder")
+    "the right cause", "bad data", "bad checkpoints", "a failed run leaves no folder")
 NEW = "new/run"  # an --output_dir that does not exist yet, nor its parent: neither may be left behind
 
 CASES = [
@@ -306,32 +307,7 @@ CASES = [
     ("pth2onnx.py", CKPT, "checkpoint whose alphabet does not match its classes",
      lambda t: (["pth2onnx.py", checkpoint(f"{t}/a.pth", alphabet="abc"), f"{t}/a.onnx"], [f"{t}/a.onnx"]),
      ["37 classes but its alphabet"]),
-    # -- the offline chain ----------------------------------------------------------------------------------------
-    ("pth2onnx.py", OFFLINE, "--int8 calibration LMDB missing",
-     lambda t: (["pth2onnx.py", checkpoint(f"{t}/c.pth"), f"{t}/q.onnx", "--int8", f"{t}/none"], [f"{t}/q.onnx"]),
-     ["calibration LMDB not found"]),
-    ("pth2onnx.py", OFFLINE, "--int8 calibration LMDB empty",
-     lambda t: (["pth2onnx.py", checkpoint(f"{t}/c.pth"), f"{t}/q.onnx", "--int8", write_lmdb(f"{t}/e", [])],
-                [f"{t}/q.onnx"]), ["is empty"]),
-    ("pth2onnx.py", OFFLINE, "--int8 calibration LMDB with no readable image",
-     lambda t: (["pth2onnx.py", checkpoint(f"{t}/c.pth"), f"{t}/q.onnx", "--int8", broken_images_lmdb(f"{t}/b")],
-                [f"{t}/q.onnx"]), ["no readable image"]),
-    ("parse_testdata.py", OFFLINE, "LMDB does not exist",
-     lambda t: (["parse_testdata.py", f"{t}/none", f"{t}/out"], [f"{t}/out"]), ["LMDB folder not found"]),
-    ("tools/ais_bench_runner.py", OFFLINE, "model that is not ONNX",
-     lambda t: (["-m", "tools.ais_bench_runner", "--model", write(f"{t}/m.onnx", b"junk")], []),
-     ["cannot load ONNX model"]),
-    ("postpossess_CRNN_pytorch.py", OFFLINE, "label file in the wrong format",
-     lambda t: (["postpossess_CRNN_pytorch.py", folder_of(write(f"{t}/res/test_1_0.bin", b"\0" * 8)),
-                 write(f"{t}/label.txt", "just words\n")], []), ["expected '<name>.bin:<label>'"]),
-    ("postpossess_CRNN_pytorch.py", OFFLINE, "label file does not exist",
-     lambda t: (["postpossess_CRNN_pytorch.py", t, f"{t}/none.txt"], []), ["label_file", "does not exist"]),
-    ("tools/create_lmdb_dataset.py", OFFLINE, "--input_dir does not exist",
-     lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", f"{t}/x", "--output", f"{t}/o"], [f"{t}/o"]),
-     ["--input_dir", "does not exist"]),
-    ("tools/create_lmdb_dataset.py", OFFLINE, "ground-truth file does not exist",
-     lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", t, "--gt_file", f"{t}/gt.txt", "--output", f"{t}/o"],
-                [f"{t}/o"]), ["--gt_file", "does not exist"]),
+    *OFFLINE_CASES,  # the offline chain: tests/bad_offline_inputs.py
     # -- a run that fails before it starts removes the --output_dir it created ------------------------------
     *([("main.py", LEFT, "--device cuda without a GPU",
         lambda t: (main_py("--data_path", data_dir(t), "--output_dir", f"{t}/{NEW}") + ["--device", "cuda"],
