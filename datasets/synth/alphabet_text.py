@@ -31,8 +31,7 @@ class AlphabetText:
 
     def _pools(self, covered):
         """Per font coverage: (its words by length, digits, upper-case letters, letters or other characters)."""
-        key = covered
-        if key not in self._by_font:
+        if covered not in self._by_font:
             chars = [c for c in self.alphabet if c in covered]
             by_length = [[] for _ in LENGTH_WEIGHTS]  # the last list holds every longer word too
             for w in self.words:
@@ -40,11 +39,11 @@ class AlphabetText:
                     by_length[min(len(w), len(LENGTH_WEIGHTS)) - 1].append(w)
             common = [w for w in (COMMON_WORDS if self.cased else [self._one_case(w) for w in COMMON_WORDS])
                       if set(w) <= covered]
-            self._by_font[key] = ((by_length, common),
+            self._by_font[covered] = ((by_length, common),
                                   [c for c in chars if c in string.digits],
                                   [c for c in chars if c.isupper()],
                                   [c for c in chars if c.isalpha()] or [c for c in chars if not c.isspace()])
-        return self._by_font[key]
+        return self._by_font[covered]
 
     def _one_case(self, word):
         return word.upper() if self.alphabet == self.alphabet.upper() else word.lower()
