@@ -48,15 +48,17 @@ def test_shipped_file_is_light_and_complete():
     assert ckpt["alphabet"] == "0123456789abcdefghijklmnopqrstuvwxyz" and ckpt["img_w"] == 100
     assert ckpt["model"]["cnn.conv0.weight"].dtype == torch.float16
     assert ckpt["width_range"] == [100, 256]  # trained, and read by default, at each word's own width
-    assert set(ckpt) == {"model", "model_args", "alphabet", "img_w", "width_range", "source"}
+    assert set(ckpt) == {"model", "model_args", "alphabet", "img_w", "width_range", "source", "run"}
+    assert ckpt["run"]["data"]["train"]["generator"] == "v6" and ckpt["run"]["origin"]["how"] == "finetune"  # stage 3
 
 
 def test_shipped_model_reads_synthetic_validation_words(tmp_path):
-    """The first 500 images of the synthetic validation set drawn with trdg's assets (never trained on; stage 2
-    trained on v4 with the big assets folder): it reads 76.4% of v5's at its own width (72.8% of v4's)."""
+    """The first 500 images of the v6 synthetic validation set drawn with trdg's assets (never trained on; the
+    model trained on the big assets folder): the stage 3 model reads 69.6% of them (stage 2: 67.2%), at its own
+    width, greedy."""
     data = ensure_synthetic(0, 500, seed=0, root=str(tmp_path), workers=2, log=None)
     acc, out = eval_only(data, "IIIT5K_lmdb", tmp_path)
-    assert acc >= 0.70, out[-1500:]
+    assert acc >= 0.67, out[-1500:]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def test_shipped_model_reads_90_percent_of_the_real_crops(real_lmdb, tmp_path):
     row = [line for line in out.splitlines() if line.startswith("| REAL2000 ")]
     samples, correct = (int(cell) for cell in row[0].split("|")[2:4])
     assert samples == 2000 and correct / samples == acc
-    assert acc >= 0.90, out[-1500:]  # 91.45% at its own width (the card)
+    assert acc >= 0.90, out[-1500:]  # 92.00% at its own width (the card)
 
 
 @needs_crops
@@ -124,5 +126,5 @@ def test_readme_quick_start_reads_the_samples():
     rows = [line.split("\t") for line in r.stdout.splitlines()]
     assert [(path, text) for path, text, _ in rows] == [("weights/sample_welcome.png", "welcome"),
                                                         ("weights/sample_exit24.png", "exit24")]
-    assert all(float(conf) > 0.5 for _, _, conf in rows)  # the README shows 0.60 and 0.99
+    assert all(float(conf) > 0.5 for _, _, conf in rows)  # the README shows 0.85 and 0.60
 
