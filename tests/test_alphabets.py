@@ -13,7 +13,7 @@ import main
 from conftest import write_lmdb
 from datasets.synth.assets import assets_dir, load_renderer
 from datasets.synth.build import synth_dir
-from datasets.synth.coverage import _render
+from datasets.synth.coverage import drawn
 from inference import Recognizer
 from training.checkpoint import load_training_checkpoint
 from utils.errors import UserError
@@ -33,9 +33,7 @@ def common_chinese(n):
 
 
 def draws(path, ch):
-    font = ImageFont.truetype(path, 28)
-    glyph = _render(font, ch)
-    return glyph.any() and not np.array_equal(glyph, _render(font, "\uffff"))
+    return ch in drawn(ImageFont.truetype(path, 28), ch)
 
 
 def texts_and_fonts(renderer, n):

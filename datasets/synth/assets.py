@@ -18,8 +18,9 @@ import os
 import string
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageFont
 
+from datasets.synth.coverage import drawn
 from datasets.synth.render import SynthRenderer
 from utils.errors import UserError
 from utils.files import read_text
@@ -88,24 +89,12 @@ def font_candidates(assets=None, scripts="latin"):
     return sorted(unique.values(), key=font_order)
 
 
-def _glyph(font, ch):
-    image = Image.new("L", (64, 64))
-    ImageDraw.Draw(image).text((8, 8), ch, font=font, fill=255)
-    return np.asarray(image)
-
-
 def font_covers_alphanumerics(path):
     """True when FreeType opens the font and it draws every letter and digit (not its 'missing' box)."""
     try:
-        font = ImageFont.truetype(path, 28)
-        missing = _glyph(font, "\uffff")
-        for ch in REQUIRED_GLYPHS:
-            g = _glyph(font, ch)
-            if not g.any() or np.array_equal(g, missing):
-                return False
+        return drawn(ImageFont.truetype(path, 28), REQUIRED_GLYPHS) == set(REQUIRED_GLYPHS)
     except (OSError, ValueError):  # not a font FreeType can read, or a broken one
         return False
-    return True
 
 
 def usable_fonts(paths):

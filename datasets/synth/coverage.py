@@ -23,7 +23,8 @@ def cache_root():
     return os.environ.get("CRNN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "crnn_pytorch")
 
 
-def _render(font, ch):
+def glyph(font, ch):
+    """The character drawn in white on a 64x64 black square (uint8)."""
     image = Image.new("L", (64, 64))
     ImageDraw.Draw(image).text((8, 8), ch, font=font, fill=255)
     return np.asarray(image)
@@ -35,8 +36,9 @@ def _block(ch):
     return (ord(ch) >> 8, name.split(" ")[0] if ord(ch) < 0x300 else "")
 
 
-def _drawn(font, chars):
-    missing = _render(font, "\uffff")
+def drawn(font, chars):
+    """The characters of `chars` the font draws (ink that is not its missing-glyph box), probed block by block."""
+    missing = glyph(font, "\uffff")
     by_block = {}
     for ch in chars:
         by_block.setdefault(_block(ch), []).append(ch)
@@ -45,7 +47,7 @@ def _drawn(font, chars):
 
     def draws(ch):
         if ch not in seen:
-            g = _render(font, ch)
+            g = glyph(font, ch)
             seen[ch] = bool(g.any()) and not np.array_equal(g, missing)
         return seen[ch]
     covered = set()
@@ -57,7 +59,7 @@ def _drawn(font, chars):
 
 
 def _shape(font, ch):
-    g = _render(font, ch)
+    g = glyph(font, ch)
     box = Image.fromarray(g).getbbox()
     if box is None:
         return None
@@ -90,7 +92,7 @@ def font_coverage(path, alphabet):
         pass
     try:
         font = ImageFont.truetype(path, 28)
-        covered = _drawn(font, alphabet)
+        covered = drawn(font, alphabet)
         caps_only = _caps_only(font, covered)
     except (OSError, ValueError):  # not a font FreeType can read, or a broken one
         covered, caps_only = set(), False
