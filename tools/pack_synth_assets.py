@@ -214,7 +214,7 @@ def main(args):
             shutil.copy2(os.path.join(trdg, "dicts", "en.txt"), os.path.join(part, "dicts"))
             trdg_src = open_source(trdg, work)
             trdg_src.name, trdg_src.licence = "trdg (PyPI)", "fonts: see each font's name table; trdg: MIT"
-            # its cn/ and ja/ faces lack Latin: kept only for an --alphabet that has their characters
+            # its cn/ and ja/ (CJK) faces: only for an --alphabet with characters beyond a-z, A-Z, 0-9
             trdg_src.fonts = [p for p in trdg_src.fonts if extra or os.sep + "latin" + os.sep in p]
             trdg_src.photos = photos_in(os.path.join(trdg, "images"), re.compile("."))
             sources.append(trdg_src)
@@ -222,10 +222,11 @@ def main(args):
         fonts, photos, skipped = gather(sources, part, args.max_side, args.max_fonts_per_package, args.max_font_bytes,
                                         extra)
     write_tables(part, fonts, photos)
-    missing = uncovered(part, fonts, alphabet) if alphabet else ""
     if os.path.isdir(output):
         os.rmdir(output)  # the empty folder the user named
     os.rename(part, output)
+    # read where the generator will read them: its coverage cache (keyed by path) is then already filled
+    missing = uncovered(output, fonts, alphabet) if alphabet else ""
     families = len({row[2].lower() for row in fonts})
     print(f"{len(fonts)} fonts ({families} families) and {len(photos)} photos from {len(sources)} sources in {output}")
     print("skipped: " + ", ".join(f"{n} {why}" for why, n in skipped.items()))

@@ -47,7 +47,8 @@ def evaluate(model, loader, alphabet, device, channels_last, progress=False, des
             out["correct"] += ok
             out["total"] += 1
             out["ned"] += ned
-            out["too_long"] += len(normalize_for_eval(gt)) > logits.shape[0]  # cannot be read: an error, kept in the denominator
+            # cannot be read: an error, kept in the denominator
+            out["too_long"] += len(normalize_for_eval(gt)) > logits.shape[0]
             if len(out["examples"]) < 5:
                 out["examples"].append((gt, pred, conf))
             if keep_predictions:

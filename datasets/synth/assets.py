@@ -145,7 +145,8 @@ def find_words(assets=None, max_len=16, words=None):
     if words and os.path.isfile(words):
         path = words
     elif words and (not path or not os.path.isfile(path)):
-        known = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(root, "dicts", "*.txt"))) if root else []
+        lists = glob.glob(os.path.join(root, "dicts", "*.txt")) if root else []
+        known = sorted(os.path.basename(p)[:-4] for p in lists)
         raise UserError(f"--synth_words {words}: no such file, nor a word list of the assets folder "
                         f"({', '.join(known) or 'none: install trdg or give --synth_assets'})")
     if not path or not os.path.isfile(path):

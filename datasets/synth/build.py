@@ -42,8 +42,8 @@ def synth_dir(num_train, num_val, seed, root=None, assets=None, alphabet=None, w
     assets = assets or os.environ.get(ASSETS_ENV)
     alphabet = None if alphabet == DEFAULT_ALPHABET else alphabet
     tags = [os.path.basename(os.path.normpath(assets)) if assets else "", override_tag(),
-            f"alphabet{len(alphabet)}" if alphabet else "", os.path.splitext(os.path.basename(words))[0] if words else "",
-            generator_digest(assets, alphabet, words)]
+            f"alphabet{len(alphabet)}" if alphabet else "",
+            os.path.splitext(os.path.basename(words))[0] if words else "", generator_digest(assets, alphabet, words)]
     name = "-".join([f"synth_v{VERSION}"] + [t for t in tags if t])
     return os.path.join(root or default_cache_root(), f"{name}_train{num_train}_val{num_val}_seed{seed}")
 
@@ -96,7 +96,8 @@ def write_split(path, num, seed, split, workers, desc, assets=None, alphabet=Non
             chunks = map(_render_chunk, jobs)
             _write_chunks(writer, bar, chunks)
         else:
-            with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(assets, alphabet, words)) as pool:
+            with mp.get_context("spawn").Pool(workers, initializer=_init_worker,
+                                              initargs=(assets, alphabet, words)) as pool:
                 _write_chunks(writer, bar, pool.imap(_render_chunk, jobs))
 
 
