@@ -6,33 +6,38 @@
     python main.py --data_path /data --eval_only --resume model_best.pth --eval_all
     python main.py --data_path /mine --finetune weights/crnn.pth --lr 1e-4  # own labelled crops
     torchrun --nproc_per_node 8 main.py --data_path /data  # DDP, one process per device
+
+main() reads top to bottom: flags -> device -> checkpoint -> data -> model -> trainer -> fit, and the
+report (the recipe's `FPS:` and `Accuracy:` lines).
 """
 import argparse
+import dataclasses
 import os
 
 import torch
 
 from datasets.lmdb_format import lmdb_identity
-from datasets.loaders import eval_loader, resolve_dir, stream_loader, train_loader
+from datasets.loaders import LoaderConfig, eval_loader, resolve_dir, stream_loader, train_loader
 from datasets.synth.build import ensure_synthetic, generator_identity
-from datasets.transforms import choose_width
-from decoding.ctc_decoder import SHIPPED_LM
+from datasets.transforms import RECIPE_IMG_W, choose_width
+from datasets.width_flags import add_width_args, width_flags
 from decoding.flags import add_decoder_args, decoder_from_args
+from inference.checkpoint import inference_weights, load_model_weights
 from models.crnn import CRNN, SETTINGS, default_args, output_length
-from training.checkpoint import inference_weights, load_model_weights, start_checkpoint, with_output_layer_for
 from training.eval_report import find_eval_sets
 from training.evaluate import Validation
-from training.loop import TrainConfig, Trainer
-from training.recipes import default_workers, describe, resolve_recipe
+from training.recipes import PRESET_FLAGS, RECIPES, default_workers, preset_help, resolve_recipe
 from training.record import make_record
+from training.resume import start_checkpoint, with_output_layer_for
+from training.trainer import TrainConfig, Trainer
 from utils import distributed as dist
-from utils.cli import Parser, add_width_args, existing_dir, float_range, int_range, path_text, run_cli
-from utils.device import amp_dtype, select_device, use_channels_last, use_pinned_memory
+from utils.cli import Parser, existing_dir, float_range, int_range, path_text, run_cli
+from utils.device import Placement, select_device, use_pinned_memory
 from utils.errors import UserError
 from utils.files import check_creatable_dir
 from utils.label_converter import DEFAULT_ALPHABET, NAMED_ALPHABETS, LabelConverter, load_alphabet
 from utils.run_lock import claim_output_dir
-from utils.signals import Interrupted, stop_on_signals
+from utils.signals import stop_on_signals
 
 
 def loss_scale_type(text):
@@ -78,21 +83,23 @@ def get_args_parser():
     for name, (lo, hi, text) in SETTINGS.items():
         m.add_argument(f"--{name}", type=int_range(lo, hi), default=default_args()[name], help=text)
     t = p.add_argument_group("training (defaults: the --recipe preset)")
-    t.add_argument("--recipe", default="auto", choices=["auto", "seed", "cpu"],
+    t.add_argument("--recipe", default="auto", choices=["auto", *RECIPES],
                    help="preset: seed = the recipe's (NPU/GPU), cpu = the CPU one; auto picks by device")
-    t.add_argument("--epochs", type=int_range(1, 10 ** 6), default=None, help="preset: 20 (cpu: 2 on synthetic data)")
-    t.add_argument("--batch_size", type=int_range(1, 65536), default=None, help="per device; preset: 2560 seed, 64 cpu")
+    t.add_argument("--epochs", type=int_range(1, 10 ** 6), default=None, help=preset_help("epochs"))
+    t.add_argument("--batch_size", type=int_range(1, 65536), default=None,
+                   help="per device; " + preset_help("batch_size"))
     t.add_argument("--lr", type=float_range(0, 100, lo_open=True), default=None,
-                   help="learning rate for a global batch of 64 with --lr_scaling linear; preset: 1.0 seed, 1e-3 cpu")
+                   help="learning rate (for a global batch of 64 with --lr_scaling linear); " + preset_help("lr"))
     t.add_argument("--lr_scaling", default="none", choices=["none", "linear"],
                    help="linear: lr x global batch / 64 (Goyal et al.); none: --lr as given")
     t.add_argument("--optimizer", default=None, choices=["adam", "adamw", "adadelta", "sgd"],
-                   help="preset: adadelta seed, adam cpu")
-    t.add_argument("--lr_schedule", default=None, choices=["cosine", "constant"], help="preset: constant seed, cosine cpu")
-    t.add_argument("--warmup_steps", type=int_range(0, zero="no warm-up"), default=None, help="preset: 0 seed, 200 cpu")
+                   help=preset_help("optimizer"))
+    t.add_argument("--lr_schedule", default=None, choices=["cosine", "constant"], help=preset_help("lr_schedule"))
+    t.add_argument("--warmup_steps", type=int_range(0, zero="no warm-up"), default=None,
+                   help=preset_help("warmup_steps"))
     t.add_argument("--weight_decay", type=float_range(0, 1), default=0.0, help="decoupled for adamw, L2 otherwise")
     t.add_argument("--grad_clip", type=float_range(0, 1e6, zero="off"), default=None,
-                   help="max gradient norm; preset: 0 seed, 5 cpu")
+                   help="max gradient norm; " + preset_help("grad_clip"))
     t.add_argument("--ema", type=float_range(0, 1, hi_open=True, zero="off"), default=0.0,
                    help="decay of an exponential moving average of the weights, evaluated and exported (e.g. 0.999)")
     t.add_argument("--max_bad_steps", type=int_range(1), default=20,
@@ -108,7 +115,8 @@ def get_args_parser():
                    help="mixed precision: fp16 + GradScaler on NPU/CUDA, bf16 on CPUs that have it")
     a.add_argument("--opt_level", default="O2", choices=["O0", "O1", "O2"], help="apex names: O0 = fp32, O1/O2 = --amp")
     a.add_argument("--loss_scale", type=loss_scale_type, default=None,
-                   help="fp16 loss scale: 'dynamic' or a static start value that only backs off; preset: 128 seed")
+                   help="fp16 loss scale: 'dynamic' or a static start value that only backs off; "
+                        + preset_help("loss_scale"))
     a.add_argument("--compile", action="store_true",
                    help="torch.compile the training step's model (slower start, faster steps on a GPU)")
     a.add_argument("--dist_timeout", type=int_range(1, 7 * 86400), default=300,
@@ -138,7 +146,8 @@ def get_args_parser():
     return p
 
 
-def validate(args):
+
+def check_args(args):
     """Cross-flag rules and every path, before any data is read or built."""
     if args.resume and args.finetune:
         raise UserError("--resume continues a run, --finetune starts a new one from weights: give only one")
@@ -168,143 +177,139 @@ def validate(args):
 
 
 def main(args):
-    validate(args)
-    log = print if dist.env_rank() == 0 else (lambda *a, **k: None)
+    check_args(args)
+    log = print if dist.env_rank() == 0 else (lambda *a, **k: None)  # global rank 0 speaks for the run
     # Global rank 0 alone writes to --output_dir, so it alone creates and locks it (the other ranks of
     # the job must not refuse each other); a run that fails before it writes anything leaves no folder.
     owner = not args.eval_only and dist.env_rank() == 0
     with stop_on_signals(), claim_output_dir(args.output_dir, log, hold=owner):
-        return start(args, log)
+        # The device, and where the weights start: --resume / --finetune / a torchrun restart.
+        device = select_device(args.device, dist.env_local_rank() if dist.launched_by_torchrun() else args.npu)
+        args = continue_after_restart(args, log)
+        ckpt, source = start_checkpoint(args.resume, args.finetune, args.output_dir, args.eval_only, log)
+        alphabet = run_alphabet(args, ckpt, source)
+        second_decoder = eval_decoder(args, alphabet, log) if args.eval_only else None
+
+        # The recipe and the data: the synthetic default is built here (every node's local rank 0 builds it,
+        # the others wait for it).
+        synthetic = args.data_path is None or args.synth_stream
+        recipe = resolve_recipe(args.recipe, device.type, {k: getattr(args, k) for k in PRESET_FLAGS}, synthetic)
+        batch_size = recipe.values["batch_size"]
+        global_batch = batch_size * int(os.environ.get("WORLD_SIZE", 1))
+        if synthetic and not args.eval_only and args.synth_train < global_batch:
+            raise UserError(f"--synth_train {args.synth_train} is smaller than one global batch ({global_batch}): "
+                            "raise --synth_train or lower --batch_size")
+        # Widths in a handful of sizes on an accelerator: cuDNN autotunes each new input shape.
+        step = args.width_step or (32 if device.type != "cpu" and not args.eval_only else None)
+        width = choose_width(**{**width_flags(args), "width_step": step},
+                             model_img_w=ckpt.get("img_w", RECIPE_IMG_W) if ckpt else RECIPE_IMG_W,
+                             model_range=ckpt.get("width_range") if ckpt else None)
+        data_path = args.data_path or ensure_synthetic(
+            0 if args.synth_stream or args.eval_only else args.synth_train, args.synth_val, seed=0,
+            build=dist.env_local_rank() == 0, log=log if dist.env_local_rank() == 0 else None,
+            assets=args.synth_assets, alphabet=alphabet, words=args.synth_words)
+
+        with dist.process_group(device, args.dist_timeout):
+            placement = Placement.choose(device, args.amp and args.opt_level != "O0", dist.is_dist())
+            workers = args.workers if args.workers is not None else default_workers(
+                device.type, os.cpu_count() or 1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+            loading = LoaderConfig(LabelConverter(alphabet), width, max_label_len=output_length(width.max_w),
+                                   batch_size=batch_size, workers=workers, world_size=dist.get_world_size(),
+                                   rank=dist.get_rank(), seed=args.seed, pin_memory=use_pinned_memory(device))
+            val_dirs = {name: resolve_dir(data_path, name, "evaluation")
+                        for name in (find_eval_sets(data_path, args.train_dir) if args.eval_all else args.val_dir)}
+            val_loaders = {name: eval_loader(path, loading, log) for name, path in val_dirs.items()}
+
+            # The model: the checkpoint's, or a new one of the model flags.
+            torch.manual_seed(args.seed)
+            model, model_args = build_model(args, ckpt, source, alphabet, log)
+            placement.put(model)
+            log(f"Device: {device}, world size {dist.get_world_size()}, precision {placement.dtype or torch.float32}, "
+                f"channels_last {placement.channels_last}")
+            log(f"Input: {width.describe()}")
+            table_dir = os.path.dirname(os.path.abspath(source)) if args.eval_only and source else args.output_dir
+            validation = Validation(val_loaders, alphabet, placement, table_dir, log, keep_predictions=args.eval_only,
+                                    second_decoder=second_decoder)
+            if args.eval_only:
+                acc = validation(model)
+                log(f"Evaluation tables: {os.path.join(table_dir, 'eval_results.csv')} and .md")
+                log(f"Accuracy: {acc:.4f}")
+                return acc
+
+            # The trainer, and the run.
+            log(recipe.describe())
+            loader, train_data = training_loader(args, data_path, loading, log)
+            # where the weights came from, for the run's record: a resumed or fine-tuned run keeps its origin's
+            origin = {"from": source, "how": "finetune" if args.finetune else "resume", "run": ckpt.get("run")} \
+                if ckpt else None
+            data = {"train": train_data, "val": {name: lmdb_identity(path) for name, path in val_dirs.items()}}
+            record = make_record(args, recipe, device, dist.get_world_size(), data, origin)
+            meta = {"model_args": model_args, "alphabet": alphabet,
+                    "img_w": width.min_w if width.is_fixed else RECIPE_IMG_W,
+                    "width_range": [width.min_w, width.max_w], "run": record}
+            config = TrainConfig(**recipe.values, **{f.name: getattr(args, f.name) for f in dataclasses.fields(
+                TrainConfig) if f.name not in recipe.values and f.name != "val_freq"},
+                val_freq=args.val_freq if args.val_freq is not None else (0 if args.data_path else 1000))
+            trainer = Trainer(model, loader, validation, config, placement=placement, converter=loading.converter,
+                              meta=meta, log=log)
+            if ckpt and args.resume and "optimizer" in ckpt:
+                trainer.resume(ckpt, source)
+            return trainer.fit()
 
 
-def start(args, log):
-    """Device, checkpoint, alphabet, recipe and data, then run() on every rank."""
-    device = select_device(args.device, dist.env_local_rank() if dist.launched_by_torchrun() else args.npu)
-    if dist.restart_count() and not args.eval_only:  # torchrun --max_restarts started this worker again
-        saved = os.path.isfile(os.path.join(args.output_dir, "checkpoint.pth"))
-        most = os.environ.get("TORCHELASTIC_MAX_RESTARTS", "?")
-        log(f"torchrun restart {dist.restart_count()} of at most {most}: "
-            + ("continuing from the last checkpoint" if saved else "no checkpoint yet, starting as before"))
-        if saved:
-            args = argparse.Namespace(**{**vars(args), "resume": "auto", "finetune": None})
-    ckpt, source = start_checkpoint(args.resume, args.finetune, args.output_dir, args.eval_only, log)
+def training_loader(args, data_path, loading, log):
+    """The training batches: the synthetic stream or an LMDB (the cached synthetic set is one). -> (loader, what
+    the run's record says of the data)"""
+    if args.synth_stream:
+        loader = stream_loader(args.synth_train, loading, log, assets=args.synth_assets, words=args.synth_words)
+        identity = {"stream": args.synth_train}
+    else:
+        train_dir = resolve_dir(data_path, args.train_dir, "training")
+        loader, identity = train_loader(train_dir, loading, log), lmdb_identity(train_dir)
+    if args.synth_stream or args.data_path is None:
+        identity.update(generator_identity(args.synth_assets, loading.converter.alphabet, args.synth_words))
+    return loader, identity
+
+
+def continue_after_restart(args, log):
+    """Under torchrun --max_restarts, a restarted worker continues from the run's last checkpoint (if any)."""
+    if not dist.restart_count() or args.eval_only:
+        return args
+    saved = os.path.isfile(os.path.join(args.output_dir, "checkpoint.pth"))
+    most = os.environ.get("TORCHELASTIC_MAX_RESTARTS", "?")
+    log(f"torchrun restart {dist.restart_count()} of at most {most}: "
+        + ("continuing from the last checkpoint" if saved else "no checkpoint yet, starting as before"))
+    return argparse.Namespace(**{**vars(args), "resume": "auto", "finetune": None}) if saved else args
+
+
+def run_alphabet(args, ckpt, source):
+    """--alphabet, or the checkpoint's when the flag is not given; another one than the checkpoint's only with
+    --finetune (which gives the model a new output layer)."""
     alphabet = load_alphabet(args.alphabet)
-    if ckpt and ckpt["alphabet"] != alphabet:
-        if args.alphabet == DEFAULT_ALPHABET:  # not given: the checkpoint's
-            alphabet = ckpt["alphabet"]
-        elif not args.finetune:
-            raise UserError(f"--alphabet differs from the one {source} was trained with ({ckpt['alphabet']!r}); "
-                            "to train the model for another alphabet, start from it with --finetune")
-    second_decoder = eval_decoder(args, alphabet, log) if args.eval_only else None
-    explicit = {k: getattr(args, k) for k in ("batch_size", "optimizer", "lr", "lr_schedule", "warmup_steps",
-                                              "grad_clip", "loss_scale", "epochs")}
-    recipe = resolve_recipe(args.recipe, device.type, explicit, synthetic=args.data_path is None or args.synth_stream)
-    global_batch = recipe[1]["batch_size"] * int(os.environ.get("WORLD_SIZE", 1))
-    synthetic_train = args.synth_stream or args.data_path is None
-    if synthetic_train and not args.eval_only and args.synth_train < global_batch:
-        raise UserError(f"--synth_train {args.synth_train} is smaller than one global batch ({global_batch}): "
-                        "raise --synth_train or lower --batch_size")
-    # Widths in a handful of sizes on an accelerator: cuDNN autotunes each new input shape.
-    step = args.width_step or (32 if device.type != "cpu" and not args.eval_only else None)
-    width = choose_width(args.img_w, args.fixed_width, args.min_w, args.max_w, step,
-                         ckpt.get("img_w", 100) if ckpt else 100, ckpt.get("width_range") if ckpt else None)
-    data_path = args.data_path
-    if data_path is None:  # every node's local rank 0 builds the cache; the others wait for it
-        # evaluation and the stream need only the validation set: no 300k training images to render
-        num_train = 0 if args.synth_stream or args.eval_only else args.synth_train
-        data_path = ensure_synthetic(num_train, args.synth_val, seed=0,
-                                     build=dist.env_local_rank() == 0, log=log if dist.env_local_rank() == 0 else None,
-                                     assets=args.synth_assets, alphabet=alphabet, words=args.synth_words)
-    dist.init_distributed(device, args.dist_timeout)
-    try:
-        result = run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_decoder)
-    except Interrupted:
-        dist.destroy()  # every rank stopped after the same step: leave together
-        raise
-    except BaseException:
-        dist.destroy(wait_for_peers=False)  # a peer may be dead: no barrier
-        raise
-    dist.destroy()
-    return result
+    if not ckpt or ckpt["alphabet"] == alphabet:
+        return alphabet
+    if args.alphabet == DEFAULT_ALPHABET:  # not given: the checkpoint's
+        return ckpt["alphabet"]
+    if not args.finetune:
+        raise UserError(f"--alphabet differs from the one {source} was trained with ({ckpt['alphabet']!r}); "
+                        "to train the model for another alphabet, start from it with --finetune")
+    return alphabet
 
 
 def eval_decoder(args, alphabet, log):
     """--eval_only's second decoder (the beam + LM column), or None: --decoder greedy, --lm none, or the shipped LM
     with an alphabet it has no letters for (a note, not an error: greedy still evaluates)."""
-    if args.decoder == "greedy" or args.lm == "none":
-        return None
     try:
-        return decoder_from_args(args, alphabet)
+        decoder = decoder_from_args(args, alphabet)  # also refuses a beam flag given with --decoder greedy
     except UserError as e:
-        if args.lm != SHIPPED_LM:
+        if args.decoder == "greedy" or args.lm is not None:
             raise
         log(f"No beam + LM column: {e}")
         return None
+    return None if args.decoder == "greedy" or args.lm == "none" else decoder
 
 
-def run(args, device, data_path, alphabet, ckpt, source, recipe, width, second_decoder=None):
-    log = print if dist.is_main_process() else (lambda *a, **k: None)
-    world, rank = dist.get_world_size(), dist.get_rank()
-    torch.manual_seed(args.seed)
-    converter = LabelConverter(alphabet)
-    model, model_args = build_model(args, ckpt, source, alphabet)
-    if args.finetune:
-        log(f"Fine-tuning from {args.finetune} (weights only: fresh optimizer and schedule)")
-        if ckpt["alphabet"] != alphabet:
-            log(f"  for a new alphabet of {len(alphabet)} characters: the convolutions and LSTMs reused, a new output "
-                f"layer (the rows of the {len(set(alphabet) & set(ckpt['alphabet']))} characters both alphabets have "
-                "kept)")
-    channels_last = use_channels_last(device, dist.is_dist())
-    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    dtype = amp_dtype(device, args.amp and args.opt_level != "O0")
-    hp = recipe[1]
-    workers = args.workers if args.workers is not None else default_workers(
-        device.type, os.cpu_count() or 1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-    pin = use_pinned_memory(device)
-    max_len = output_length(width.max_w)
-    val_dirs = {name: resolve_dir(data_path, name, "evaluation")
-                for name in (find_eval_sets(data_path, args.train_dir) if args.eval_all else args.val_dir)}
-    val_loaders = {name: eval_loader(path, converter, max_len, width, hp["batch_size"], workers, world, rank, log, pin)
-                   for name, path in val_dirs.items()}
-    log(f"Device: {device}, world size {world}, precision {dtype or torch.float32}, channels_last {channels_last}")
-    log(f"Input: {width.describe()}")
-    table_dir = os.path.dirname(os.path.abspath(source)) if args.eval_only and source else args.output_dir
-    validate = Validation(val_loaders, alphabet, device, channels_last, table_dir, log, keep_predictions=args.eval_only,
-                          second_decoder=second_decoder)
-    if args.eval_only:
-        acc = validate(model)
-        log(f"Evaluation tables: {os.path.join(table_dir, 'eval_results.csv')} and .md")
-        log(f"Accuracy: {acc:.4f}")
-        return acc
-    log(describe(*recipe))
-    loader_args = (converter, max_len, width, hp["batch_size"], workers, world, rank, args.seed, log, pin)
-    if args.synth_stream:
-        loader = stream_loader(args.synth_train, *loader_args, assets=args.synth_assets, words=args.synth_words)
-        train_data = {"stream": args.synth_train, **generator_identity(args.synth_assets, alphabet, args.synth_words)}
-    else:
-        train_dir = resolve_dir(data_path, args.train_dir, "training")
-        loader = train_loader(train_dir, *loader_args)
-        train_data = {**lmdb_identity(train_dir),
-                      **({} if args.data_path else generator_identity(args.synth_assets, alphabet, args.synth_words))}
-    # where the weights came from, for the run's record: a resumed or fine-tuned run keeps its origin's record
-    origin = {"from": source, "how": "finetune" if args.finetune else "resume", "run": ckpt.get("run")} if ckpt else None
-    data = {"train": train_data, "val": {name: lmdb_identity(path) for name, path in val_dirs.items()}}
-    meta = {"model_args": model_args, "alphabet": alphabet, "img_w": width.min_w if width.is_fixed else 100,
-            "width_range": [width.min_w, width.max_w], "run": make_record(args, recipe, device, world, data, origin)}
-    config = TrainConfig(**hp, **{k: getattr(args, k) for k in RUN_FLAGS}, output_dir=args.output_dir,
-                         val_freq=args.val_freq if args.val_freq is not None else (0 if args.data_path else 1000))
-    trainer = Trainer(model, converter, loader, validate, config, device, dtype, channels_last, meta, log)
-    if ckpt and not args.finetune and "optimizer" in ckpt:
-        trainer.resume(ckpt, source)
-    return trainer.fit()
-
-
-# main.py flags the training loop reads as they are (TrainConfig's fields)
-RUN_FLAGS = ("lr_scaling", "weight_decay", "ema", "max_bad_steps", "compile", "max_step", "stop_step", "time_limit",
-             "save_every_steps", "print_freq", "profiling", "start_step")
-
-
-def build_model(args, ckpt, source, alphabet):
+def build_model(args, ckpt, source, alphabet, log):
     """The CRNN of the checkpoint (with its weights: the averaged ones unless resuming a run), or a new one of the
     --hidden_size / --cnn_width flags (models/crnn.SETTINGS); a fine-tune for another alphabet gets a new output
     layer. -> (model, model_args)"""
@@ -314,9 +319,15 @@ def build_model(args, ckpt, source, alphabet):
     model = CRNN(**model_args)
     if ckpt:
         weights = ckpt["model"] if args.resume and not args.eval_only else inference_weights(ckpt)
-        if ckpt["alphabet"] != alphabet:  # --finetune only (start() refuses the rest)
+        if ckpt["alphabet"] != alphabet:  # --finetune only (run_alphabet refuses the rest)
             weights = with_output_layer_for(weights, ckpt["alphabet"], alphabet, model.state_dict())
         load_model_weights(model, weights, source)
+    if args.finetune:
+        log(f"Fine-tuning from {args.finetune} (weights only: fresh optimizer and schedule)")
+        if ckpt["alphabet"] != alphabet:
+            log(f"  for a new alphabet of {len(alphabet)} characters: the convolutions and LSTMs reused, a new output "
+                f"layer (the rows of the {len(set(alphabet) & set(ckpt['alphabet']))} characters both alphabets have "
+                "kept)")
     return model, model_args
 
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from datasets.lmdb_dataset import LmdbDataset
 from datasets.lmdb_format import image_key, open_lmdb
-from datasets.transforms import Width, decode_image
+from datasets.transforms import RECIPE_IMG_W, Width, decode_image
 from models.crnn import output_length
 from utils.cli import Parser, int_range, path_text, run_cli
 from utils.errors import UserError
@@ -29,7 +29,7 @@ def get_args_parser():
     p.add_argument("lmdb", type=path_text, help="evaluation LMDB folder")
     p.add_argument("out_dir", type=path_text, help="folder for the .bin files (must be new or empty, unless --force)")
     p.add_argument("--label_file", type=path_text, default="label.txt")
-    p.add_argument("--img_w", type=int_range(16, 4096), default=100, help="the model's input width")
+    p.add_argument("--img_w", type=int_range(16, 4096), default=RECIPE_IMG_W, help="the model's input width")
     p.add_argument("--dynamic_width", action="store_true",
                    help=f"each image at its own width ({Width().describe()}) instead of --img_w")
     p.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from decoding.flags import add_decoder_args, decoder_from_args
+from datasets.transforms import RECIPE_IMG_W
 from models.crnn import output_length
 from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
 from utils.errors import UserError
@@ -43,7 +44,7 @@ def get_args_parser():
     p.add_argument("result_dir", type=existing_dir)
     p.add_argument("label_file", type=existing_file)
     p.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")
-    p.add_argument("--img_w", type=int_range(16, 4096), default=100, help="the model's input width")
+    p.add_argument("--img_w", type=int_range(16, 4096), default=RECIPE_IMG_W, help="the model's input width")
     p.add_argument("--dynamic_width", action="store_true",
                    help="results of a --dynamic_width model: the steps of each file follow from its size")
     add_decoder_args(p.add_argument_group("decoding (default: greedy, as main.py reports)"), default="greedy")

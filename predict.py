@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from decoding.flags import add_decoder_args, decoder_options
 from inference.recognizer import SHIPPED_MODEL, Recognizer
-from utils.cli import Parser, add_width_args, existing_file, int_range, path_text, run_cli
+from datasets.width_flags import add_width_args, width_flags
+from utils.cli import Parser, existing_file, int_range, path_text, run_cli
 from utils.errors import UserError
 from utils.files import read_text
 from utils.label_converter import normalize_for_eval
@@ -133,8 +134,7 @@ def main(args):
         raise UserError("no images to read: the inputs list none")
     lexicon = read_lexicon(args.lexicon) if args.lexicon else None
     reader = Recognizer(args.model, device=args.device, precision=args.precision, batch_size=args.batch_size,
-                        alphabet=args.alphabet, img_w=args.img_w, fixed_width=args.fixed_width, min_w=args.min_w,
-                        max_w=args.max_w, width_step=args.width_step, **decoder_options(args))
+                        alphabet=args.alphabet, **width_flags(args), **decoder_options(args))
     print(f"Reading {len(paths)} images with {reader.describe()}", file=sys.stderr, flush=True)
     results = read_all(reader, paths, len(paths) > 1000)
     if not results:

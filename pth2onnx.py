@@ -18,7 +18,7 @@ import os
 
 from datasets.transforms import Width, choose_width
 from inference.int8 import calibration_images, check_calibration_source, compare, quantize, read_images
-from inference.model_file import load_crnn
+from inference.checkpoint import load_crnn
 from inference.onnx_export import OPSET, TOLERANCE, export, max_abs_diff, mid_width
 from utils.cli import Parser, existing_file, float_range, int_range, path_text, run_cli
 from utils.errors import UserError
@@ -47,7 +47,7 @@ def main(args):
     if args.int8:
         check_calibration_source(args.int8)
     model, alphabet, img_w, width_range = load_crnn(args.checkpoint)
-    width = choose_width(None, False, None, None, None, img_w, width_range) if args.dynamic_width else Width.fixed(img_w)
+    width = choose_width(model_img_w=img_w, model_range=width_range) if args.dynamic_width else Width.fixed(img_w)
     tmp = f"{args.onnx}.tmp{os.getpid()}.onnx"
     tmp8 = f"{args.onnx}.tmp{os.getpid()}.int8.onnx"
     try:

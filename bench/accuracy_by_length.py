@@ -111,8 +111,8 @@ def main(args):
             rule = {"img_w": width.min_w} if width.is_fixed else {"min_w": width.min_w, "max_w": width.max_w,
                                                                   "width_step": width.step}
             for dec_name in args.decoders:
-                reader = Recognizer(model, decoder=dec_name, lm=args.lm, device="cpu", precision="fp32",
-                                    batch_size=args.batch_size, **rule)
+                reader = Recognizer(model, decoder=dec_name, lm=args.lm if dec_name == "beam" else None, device="cpu",
+                                    precision="fp32", batch_size=args.batch_size, **rule)
                 results = [{"file": p, "text": r.text} for p, r in zip(paths, reader.read_many(paths))]
                 accs, counts, drops = row(results, labels, words)
                 name = f"{width.min_w}" if width.is_fixed else f"{width.min_w}-{width.max_w}/{width.step}"

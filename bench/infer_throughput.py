@@ -34,7 +34,7 @@ from inference.recognizer import SHIPPED_MODEL
 from utils.cli import Parser, existing_file, float_range, int_range, run_cli
 from utils.device import cpu_has_bf16
 from utils.label_converter import DEFAULT_ALPHABET
-from inference.model_file import load_crnn
+from inference.checkpoint import load_crnn
 from inference.int8 import quantize
 
 

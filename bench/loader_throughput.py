@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from datasets.loaders import stream_loader, train_loader
+from datasets.loaders import LoaderConfig, stream_loader, train_loader
 from datasets.synth.build import ensure_synthetic
 from datasets.transforms import Width
 from models.crnn import output_length
@@ -55,9 +55,10 @@ def main(args):
     data = ensure_synthetic(args.lmdb_size, 64, seed=0, root=os.path.join(tempfile.gettempdir(), "crnn_bench"))
     rows = []
     for workers, width in itertools.product(args.workers, (Width.fixed(100), Width())):
-        common = (converter, output_length(width.max_w), width, args.batch_size, workers, 1, 0, 0, quiet)
-        for name, make in (("LMDB (cached synthetic v4)", lambda: train_loader(f"{data}/MJ_LMDB", *common)),
-                           ("stream (rendered on the fly)", lambda: stream_loader(10 ** 9, *common))):
+        cfg = LoaderConfig(converter, width, max_label_len=output_length(width.max_w), batch_size=args.batch_size,
+                           workers=workers)
+        for name, make in (("LMDB (cached synthetic)", lambda: train_loader(f"{data}/MJ_LMDB", cfg, quiet)),
+                           ("stream (rendered on the fly)", lambda: stream_loader(10 ** 9, cfg, quiet))):
             loader = make()
             loader.sampler.set_epoch(0)
             rate = measure(loader, args.seconds)

@@ -1,7 +1,7 @@
 """Generator ablation: one model per feature set at one training budget, read on real crops by word length.
 
     python -m bench.synth_ablation crops/labels.txt \
-        --synth_assets /root/crnn_assets_v4 --images 200000 --output_dir runs/ablation
+        --synth_assets ../crnn_assets_v4 --images 200000 --output_dir runs/ablation
     python -m bench.synth_ablation LABELS --synth_assets A --rows v3 all -- --device cuda --workers 12  # main.py flags
     python -m bench.synth_ablation LABELS --synth_assets A --finetune crnn_v3.pth --images 51200 -- --lr 5e-4 --ema 0.995
 

@@ -17,7 +17,7 @@ gate matmuls added by hand because it does not see the fused kernel) times
 img/s, as a share of the peak a large matmul reaches in the same dtype on the
 same machine, measured in the same run.
 
---ceiling: the project's StepRunner on random 32x100 images and random 1-10 character labels, no loader
+--ceiling: the project's TrainStep on random 32x100 images and random 1-10 character labels, no loader
 (cudnn.benchmark and TF32 on, as in training). Rows: the seed preset (fp16 + GradScaler 128, Adadelta lr
 1.0), bf16 autocast, fp32 (TF32), and bf16 with torch.compile, at each --batch_sizes; columns img/s, TFLOP/s
 and the share of a bf16 --matmul_n^3 matmul timed in the same process. Before it, a torch.profiler table of
@@ -31,17 +31,17 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from datasets.loaders import train_loader
+from datasets.loaders import LoaderConfig, train_loader
 from datasets.synth.build import ensure_synthetic
 from datasets.transforms import Width
 from models import CRNN
 from models.crnn import output_length
 from utils.cli import Parser, int_range, run_cli
-from utils.device import amp_dtype, make_scaler, select_device, use_channels_last
-from training.step import StepRunner
-from utils.label_converter import LabelConverter
 from training.optim import build_optimizer, build_scheduler
 from training.recipes import default_workers
+from training.step import TrainStep
+from utils.device import Placement, make_scaler, select_device, use_channels_last
+from utils.label_converter import LabelConverter
 
 
 def train_flops_per_image(model, img_w=100):
@@ -73,16 +73,15 @@ def matmul_peak(dtype, n=2048, reps=10, device=torch.device("cpu")):
     return 2 * n ** 3 * reps / (time.perf_counter() - start)
 
 
-def make_runner(device, dtype, channels_last, converter, optimizer="adam", lr=1e-3, loss_scale=None,
-                model_args=None, compile_backend=None):
+def make_runner(placement, converter, *, optimizer="adam", lr=1e-3, loss_scale=None, model_args=None,
+                compile_backend=None):
     torch.manual_seed(0)
-    model = CRNN(num_classes=converter.num_classes, **(model_args or {})).to(
-        device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    model = placement.put(CRNN(num_classes=converter.num_classes, **(model_args or {})))
     step_model = torch.compile(model, backend=compile_backend) if compile_backend else model
-    opt = build_optimizer(optimizer, model.parameters(), lr, 0.0, device)
-    return StepRunner(step_model, torch.nn.CTCLoss(zero_infinity=True), opt, build_scheduler(opt, "constant", 1, 0),
-                      make_scaler(device, dtype, loss_scale), converter, device, dtype, channels_last,
-                      5.0 if optimizer == "adam" else 0.0, 10 ** 9)
+    opt = build_optimizer(optimizer, model.parameters(), lr, 0.0, placement.device)
+    return TrainStep(step_model, opt, build_scheduler(opt, "constant", 1, 0),
+                     make_scaler(placement.device, placement.dtype, loss_scale), converter, placement,
+                     grad_clip=5.0 if optimizer == "adam" else 0.0, max_bad_steps=10 ** 9)
 
 
 def random_batch(batch_size, device, seed=0):
@@ -100,12 +99,12 @@ def timed_steps(runner, batch, steps, warmup=3):
     for _ in range(warmup):
         runner(*batch)
     runner.sync()
-    synchronize(runner.device)
+    synchronize(runner.placement.device)
     start = time.perf_counter()
     for _ in range(steps):
         runner(*batch)
     runner.sync()
-    synchronize(runner.device)
+    synchronize(runner.placement.device)
     return len(batch[1]) * steps / (time.perf_counter() - start)
 
 
@@ -135,8 +134,9 @@ def ceiling(args, device, converter):
     for bs in args.batch_sizes:
         batch = random_batch(bs, device)
         for name, dtype, opt, lr, scale, compiled in variants:
-            runner = make_runner(device, dtype, use_channels_last(device, False), converter, opt, lr, scale, model_args,
-                                 args.compile_backend if compiled else None)
+            runner = make_runner(Placement(device, dtype, use_channels_last(device, False)), converter, optimizer=opt,
+                                 lr=lr, loss_scale=scale, model_args=model_args,
+                                 compile_backend=args.compile_backend if compiled else None)
             fps = timed_steps(runner, batch, args.steps)
             print(f"| {bs} | {name}{f' ({args.compile_backend})' if compiled else ''} | {fps:,.0f} | "
                   f"{fps * flops / 1e12:.2f} | {100 * fps * flops / peak:.1f}% |", flush=True)
@@ -146,7 +146,8 @@ def ceiling(args, device, converter):
 def profile_seed_step(args, device, converter, model_args):
     """torch.profiler over one seed-preset step: the kernels that take its time."""
     name, dtype, opt, lr, scale, _ = CEILING_VARIANTS[0]
-    runner = make_runner(device, dtype, use_channels_last(device, False), converter, opt, lr, scale, model_args)
+    runner = make_runner(Placement(device, dtype, use_channels_last(device, False)), converter, optimizer=opt, lr=lr,
+                         loss_scale=scale, model_args=model_args)
     batch = random_batch(args.batch_sizes[0], device)
     timed_steps(runner, batch, 1)
     activities = [torch.profiler.ProfilerActivity.CPU] + (
@@ -191,13 +192,14 @@ def main(args):
     cache = os.path.join(tempfile.gettempdir(), "crnn_bench")
     data = ensure_synthetic(bs * steps * 2, 64, seed=0, root=cache)
     workers = args.workers if args.workers is not None else default_workers(device.type, os.cpu_count() or 1, 1)
-    loader = train_loader(f"{data}/MJ_LMDB", converter, 26, Width.fixed(100), bs, workers, 1, 0, 0, lambda *a: None)
+    cfg = LoaderConfig(converter, Width.fixed(100), max_label_len=26, batch_size=bs, workers=workers)
+    loader = train_loader(f"{data}/MJ_LMDB", cfg, lambda *a: None)
     batch = next(iter(loader))
-    cl = use_channels_last(device, False)
-    amp = amp_dtype(device, True)
-    runners = {"bare step fp32": make_runner(device, None, False, converter),
-               f"bare step default ({amp or torch.float32}, channels_last={cl})": make_runner(device, amp, cl, converter),
-               "full loop default": make_runner(device, amp, cl, converter)}
+    default = Placement.choose(device, amp=True)
+    amp, cl = default.dtype, default.channels_last
+    runners = {"bare step fp32": make_runner(Placement(device), converter),
+               f"bare step default ({amp or torch.float32}, channels_last={cl})": make_runner(default, converter),
+               "full loop default": make_runner(default, converter)}
 
     def bare(runner):
         return timed_steps(runner, (batch[0], batch[1]), steps, warmup=2)
@@ -210,14 +212,14 @@ def main(args):
             images, labels, _, _ = next(batches)
             runner(images, labels)
         runner.sync()
-        synchronize(runner.device)
+        synchronize(runner.placement.device)
         start, seen = time.perf_counter(), 0
         for _ in range(steps):
             images, labels, _, _ = next(batches)
             runner(images, labels)
             seen += len(labels)
         runner.sync()
-        synchronize(runner.device)
+        synchronize(runner.placement.device)
         return seen / (time.perf_counter() - start)
 
     flops = train_flops_per_image(CRNN(num_classes=converter.num_classes))

@@ -10,14 +10,14 @@ import torch
 from torch.utils.data import Dataset
 
 from datasets.lmdb_format import decode_label, image_key, label_key, open_lmdb
-from datasets.transforms import Width, decode_image
+from datasets.transforms import RECIPE_IMG_W, Width, decode_image
 from utils.label_converter import normalize_for_eval
 
 MAX_BAD_KEYS_LOGGED = 5
 
 
 class LmdbDataset(Dataset):
-    def __init__(self, root, converter, max_label_len, width=Width.fixed(100), train=True):
+    def __init__(self, root, converter, max_label_len, width=Width.fixed(RECIPE_IMG_W), train=True):
         self.root, self.width = root, width
         env, num = open_lmdb(root)
         self.stats = {"total": num, "empty": 0, "out_of_alphabet": 0, "too_long": 0, "missing": 0}

@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from utils.errors import UserError
 
 IMG_H = 32
+RECIPE_IMG_W = 100  # the recipe's fixed input width (32 x 100): its ONNX/.om chain and older checkpoints
 MAX_SIDE = 10000  # larger "images" are corrupt entries, not word crops
 # Measured best for reading (README "Words at their own width"): the shipped model on the 2,000 real crops.
 OWN_MIN_W, OWN_MAX_W, OWN_STEP = 100, 256, 4
@@ -49,10 +50,12 @@ class Width:
                 f"each word at its own width: aspect x 32, multiple of {self.step}, {self.min_w}..{self.max_w} px")
 
 
-def choose_width(img_w, fixed, min_w, max_w, step, model_img_w=100, model_range=None):
-    """The Width from the flags (None = not given) over the model's own: `model_img_w` (its fixed / export
-    width) and `model_range` ((min_w, max_w) it was trained with; None for a fixed-width model)."""
-    if img_w is not None or fixed:
+def choose_width(*, img_w=None, fixed_width=False, min_w=None, max_w=None, width_step=None,
+                 model_img_w=RECIPE_IMG_W, model_range=None):
+    """The Width from the width flags of those names (None = not given) over the model's own: `model_img_w`
+    (its fixed / export width) and `model_range` ((min_w, max_w) it was trained with; None for a fixed-width
+    model)."""
+    if img_w is not None or fixed_width:
         if min_w is not None or max_w is not None:
             raise UserError("--min_w / --max_w set the own-width rule, --img_w / --fixed_width turn it off: give one "
                             "or the other")
@@ -64,7 +67,7 @@ def choose_width(img_w, fixed, min_w, max_w, step, model_img_w=100, model_range=
     lo, hi = min_w if min_w is not None else lo, max_w if max_w is not None else hi
     if lo > hi:
         raise UserError(f"--min_w {lo} is above --max_w {hi}: the own-width range is empty")
-    return Width(lo, hi, step or OWN_STEP)
+    return Width(lo, hi, width_step or OWN_STEP)
 
 
 def preprocess(image, width):

@@ -29,8 +29,9 @@ from decoding.char_lm import CharLM
 from utils.errors import UserError
 
 DECODERS = ("greedy", "beam")
-SHIPPED_LM = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "char_lm_en.npz")
-# Beam-search defaults, chosen on the 2,000 IIIT5K training crops the repo develops on (docs/decoding.md)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED_LM = os.path.join(ROOT, "weights", "char_lm_en.npz")
+# Beam-search defaults, chosen on the 2,000 IIIT5K training crops the repo develops on (docs/reading.md)
 BEAM_WIDTH, LM_WEIGHT, INSERTION_BONUS, WORD_BONUS = 8, 0.8, 1.5, 1.5
 NEG = np.float32(-1e30)
 CANDIDATES = 4          # characters tried per step and beam: the most likely non-blank ones
@@ -77,20 +78,29 @@ class GreedyDecoder:
         return "greedy"
 
 
-def make_decoder(name, alphabet, lm_path=SHIPPED_LM, beam_width=BEAM_WIDTH, lm_weight=LM_WEIGHT,
-                 insertion_bonus=INSERTION_BONUS, word_bonus=WORD_BONUS):
-    """The decoder the flags name: greedy, or beam search with the LM at lm_path (None or "none": no LM)."""
+def make_decoder(name, alphabet, *, lm=None, beam_width=None, lm_weight=None, insertion_bonus=None, word_bonus=None):
+    """The decoder `name` (DECODERS) reads for `alphabet`. greedy takes no option. beam: `lm` is a character LM
+    file (None: the shipped SHIPPED_LM; "none": no LM), and an option left None takes its default (BEAM_WIDTH,
+    LM_WEIGHT, INSERTION_BONUS, WORD_BONUS). An unknown name, or an option given to greedy, is a UserError."""
+    if name not in DECODERS:
+        raise UserError(f"unknown decoder {name!r}: choose one of {', '.join(DECODERS)}")
+    given = {key: value for key, value in (("lm", lm), ("beam_width", beam_width), ("lm_weight", lm_weight),
+                                           ("insertion_bonus", insertion_bonus), ("word_bonus", word_bonus))
+             if value is not None}
     if name == "greedy":
+        if given:
+            raise UserError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to the beam decoder "
+                            "only: drop it, or decode with beam")
         return GreedyDecoder(alphabet)
-    lm = None if lm_path in (None, "none") else CharLM.load(lm_path)
-    return BeamSearchDecoder(alphabet, lm, beam_width, lm_weight, insertion_bonus, word_bonus)
+    lm_path = given.pop("lm", SHIPPED_LM)
+    return BeamSearchDecoder(alphabet, None if lm_path == "none" else CharLM.load(lm_path), **given)
 
 
 class BeamSearchDecoder:
     """decode(scores) -> (texts, confidences), batched over B; every sample of a batch has T steps."""
 
-    def __init__(self, alphabet, lm=None, beam_width=BEAM_WIDTH, lm_weight=LM_WEIGHT, insertion_bonus=INSERTION_BONUS,
-                 word_bonus=WORD_BONUS):
+    def __init__(self, alphabet, lm=None, *, beam_width=BEAM_WIDTH, lm_weight=LM_WEIGHT,
+                 insertion_bonus=INSERTION_BONUS, word_bonus=WORD_BONUS):
         self.alphabet, self.lm, self.beam_width = alphabet, lm, beam_width
         self.lm_weight, self.insertion_bonus, self.word_bonus = (lm_weight, insertion_bonus, word_bonus) if lm \
             else (0.0, 0.0, 0.0)

@@ -57,8 +57,9 @@ def max_abs_diff(model, onnx_path, width, batch_sizes=(1, 16, 37)):
         got = session.run(["output1"], {"actual_input_1": x.numpy()})[0]
         if got.shape != ref.shape:
             raise UserError(f"ONNX output shape {got.shape} != PyTorch {ref.shape} at batch {b}, width {w}")
-        worst = max(worst, float(np.abs(got - ref).max()))  # NaN propagates: max(0.0, nan) would not
+        diff = float(np.abs(got - ref).max())
+        if not math.isfinite(diff):  # checked before max(): max(worst, nan) is worst, the NaN would be lost
+            return diff, 1.0
+        worst = max(worst, diff)
         scale = max(scale, 1.0, float(np.abs(ref).max()))
-        if not math.isfinite(worst):
-            return worst, 1.0
     return worst, scale

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from datasets.transforms import Width, choose_width, decode_image, preprocess
+from datasets.transforms import RECIPE_IMG_W, Width, choose_width, decode_image, preprocess
 from datasets.width_batches import by_width
 from decoding import ctc_decoder
-from inference.model_file import load_crnn
+from inference.checkpoint import load_crnn
 from inference.onnx_runtime import make_session, onnx_width
-from utils.device import amp_dtype, select_device, use_channels_last
+from utils.device import Placement, select_device
 from utils.errors import UserError
 from utils.label_converter import DEFAULT_ALPHABET, load_alphabet
 
@@ -41,14 +41,22 @@ class Reading:
 
 
 class Recognizer:
-    """`model` None is the shipped weights/crnn.pth; `alphabet` only for an ONNX model exported without one;
-    img_w / fixed_width / min_w / max_w / width_step change the model's own width rule as predict.py's flags
-    of those names do (datasets/transforms.choose_width); decoder options: beam_width, lm_weight,
-    insertion_bonus, word_bonus (decoding/ctc_decoder.py)."""
+    """A reader of word images. Every option is a keyword, named as predict.py's flag.
 
-    def __init__(self, model=None, decoder="beam", lm=ctc_decoder.SHIPPED_LM, device="auto", precision="auto",
-                 batch_size=64, alphabet=None, img_w=None, fixed_width=False, min_w=None, max_w=None,
-                 width_step=None, **decoder_options):
+    model: None for the shipped weights/crnn.pth, a .pth checkpoint or an .onnx export.
+    decoder: "beam" (prefix beam search with a character LM) or "greedy" (the benchmarks' decoding).
+    lm, beam_width, lm_weight, insertion_bonus, word_bonus: the beam search's options, each None for its default
+        (decoding/ctc_decoder.py: the shipped SHIPPED_LM, BEAM_WIDTH, ...); lm "none" searches without an LM.
+        Any of them with decoder="greedy" is an error.
+    device, precision: .pth models only ("auto": bf16 on CPUs that have it, fp16 on GPUs; "fp32").
+    batch_size: images per forward pass; alphabet: only for an ONNX model exported without one.
+    img_w, fixed_width, min_w, max_w, width_step: change the model's own width rule
+        (datasets/transforms.choose_width).
+    """
+
+    def __init__(self, model=None, *, decoder="beam", lm=None, beam_width=None, lm_weight=None, insertion_bonus=None,
+                 word_bonus=None, device="auto", precision="auto", batch_size=64, alphabet=None, img_w=None,
+                 fixed_width=False, min_w=None, max_w=None, width_step=None):
         self.path = model or SHIPPED_MODEL
         if not os.path.isfile(self.path):
             raise UserError(f"model not found: {self.path}" + (" (restore weights/ from git)" if model is None else ""))
@@ -67,8 +75,11 @@ class Recognizer:
             raise UserError(f"{self.path} takes a fixed width of {fixed} px: the width flags do not apply (export it "
                             "with pth2onnx.py --dynamic_width to read words at their own width)")
         self.width = Width.fixed(fixed) if fixed is not None else choose_width(
-            img_w, fixed_width, min_w, max_w, width_step, model_img_w, width_range)
-        self.decoder = ctc_decoder.make_decoder(decoder, self.alphabet, lm, **decoder_options)
+            img_w=img_w, fixed_width=fixed_width, min_w=min_w, max_w=max_w, width_step=width_step,
+            model_img_w=model_img_w, model_range=width_range)
+        self.decoder = ctc_decoder.make_decoder(decoder, self.alphabet, lm=lm, beam_width=beam_width,
+                                                lm_weight=lm_weight, insertion_bonus=insertion_bonus,
+                                                word_bonus=word_bonus)
 
     def _onnx(self, path):
         session = make_session(path)
@@ -76,22 +87,18 @@ class Recognizer:
         self.engine = f"ONNX Runtime {'int8' if 'quantization' in meta else 'fp32'}"
         width_range = [int(v) for v in meta["width_range"].split(",")] if "width_range" in meta else None
         return (lambda x: session.run(["output1"], {"actual_input_1": x})[0], meta.get("alphabet"),
-                int(meta.get("img_w", 100)), width_range, onnx_width(session))
+                int(meta.get("img_w", RECIPE_IMG_W)), width_range, onnx_width(session))
 
     def _torch(self, path, device, precision):
         model, alphabet, img_w, width_range = load_crnn(path)
-        device = select_device(device, 0)
-        dtype = amp_dtype(device, precision == "auto")
-        channels_last = use_channels_last(device, False)
-        model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-        self.engine = f"PyTorch {str(dtype or torch.float32).replace('torch.', '')} on {device}"
+        placement = Placement.choose(select_device(device, 0), amp=precision == "auto")
+        placement.put(model)
+        self.engine = f"PyTorch {str(placement.dtype or torch.float32).replace('torch.', '')} on {placement.device}"
 
         @torch.no_grad()
         def run(x):
-            x = torch.from_numpy(x).to(device)
-            x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                return model(x).float().cpu()
+            with placement.autocast():
+                return model(placement.inputs(torch.from_numpy(x))).float().cpu()
         return run, alphabet, img_w, width_range, None
 
     def describe(self):

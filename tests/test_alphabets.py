@@ -15,7 +15,7 @@ from datasets.synth.assets import assets_dir, load_renderer
 from datasets.synth.build import synth_dir
 from datasets.synth.coverage import drawn
 from inference import Recognizer
-from training.checkpoint import load_training_checkpoint
+from inference.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 from utils.label_converter import DEFAULT_ALPHABET, NAMED_ALPHABETS, load_alphabet
 
@@ -79,9 +79,9 @@ def test_chinese_is_drawn_in_fonts_that_have_it():
 
 
 def test_the_alphabet_names_the_cache(tmp_path):
-    names = {synth_dir(0, 8, 0, str(tmp_path)), synth_dir(0, 8, 0, str(tmp_path), alphabet=DEFAULT_ALPHABET),
-             synth_dir(0, 8, 0, str(tmp_path), alphabet=DTRB94), synth_dir(0, 8, 0, str(tmp_path), alphabet="abc"),
-             synth_dir(0, 8, 0, str(tmp_path), alphabet="abc", words="cn")}
+    names = {synth_dir(0, 8, 0, root=str(tmp_path)), synth_dir(0, 8, 0, root=str(tmp_path), alphabet=DEFAULT_ALPHABET),
+             synth_dir(0, 8, 0, root=str(tmp_path), alphabet=DTRB94), synth_dir(0, 8, 0, root=str(tmp_path), alphabet="abc"),
+             synth_dir(0, 8, 0, root=str(tmp_path), alphabet="abc", words="cn")}
     assert len(names) == 4  # the default given or not is one set
     assert any("alphabet94" in n for n in names)
 

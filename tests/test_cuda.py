@@ -15,15 +15,16 @@ import torch
 import main
 import training.step
 from conftest import OVERFIT, ROOT, TINY_MODEL
-from datasets.loaders import eval_loader
+from datasets.loaders import LoaderConfig, eval_loader
 from datasets.transforms import Width
 from models import CRNN
-from training.checkpoint import load_training_checkpoint
+from inference.checkpoint import load_training_checkpoint
 from utils.device import make_scaler
 from training.evaluate import evaluate
-from training.step import StepRunner
+from training.step import TrainStep
+from utils.device import Placement
 from utils.label_converter import LabelConverter
-from inference.model_file import load_crnn
+from inference.checkpoint import load_crnn
 from training.optim import build_optimizer, build_scheduler
 
 pytestmark = pytest.mark.cuda
@@ -70,9 +71,10 @@ def test_evaluation_on_gpu_equals_cpu(gpu_overfit_run, tiny_data):
     results = {}
     for device in ("cpu", "cuda"):
         dev = torch.device(device)
-        loader = eval_loader(f"{tiny_data}/OTHER_lmdb", conv, 26, Width.fixed(100), 16, 0, 1, 0, lambda *a: None,
-                             pin_memory=device == "cuda")
-        results[device] = evaluate(model.to(dev), loader, conv.alphabet, dev, device == "cuda", keep_predictions=True)
+        cfg = LoaderConfig(conv, Width.fixed(100), max_label_len=26, batch_size=16, pin_memory=device == "cuda")
+        loader = eval_loader(f"{tiny_data}/OTHER_lmdb", cfg, lambda *a: None)
+        results[device] = evaluate(model.to(dev), loader, conv.alphabet, Placement(dev, None, device == "cuda"),
+                                   keep_predictions=True)
     assert results["cuda"]["correct"] == results["cpu"]["correct"] and results["cuda"]["total"] == 47
     same = sum(a[2] == b[2] for a, b in zip(results["cpu"]["predictions"], results["cuda"]["predictions"]))
     assert same >= 46                                       # fp32 on both: at most one borderline reading
@@ -80,8 +82,9 @@ def test_evaluation_on_gpu_equals_cpu(gpu_overfit_run, tiny_data):
 
 
 def test_pinned_batches(tiny_data):
-    loader = eval_loader(f"{tiny_data}/IIIT5K_lmdb", LabelConverter(), 26, Width.fixed(100), 16, 1, 1, 0, lambda *a: None,
-                         pin_memory=True)
+    cfg = LoaderConfig(LabelConverter(), Width.fixed(100), max_label_len=26, batch_size=16, workers=1,
+                       pin_memory=True)
+    loader = eval_loader(f"{tiny_data}/IIIT5K_lmdb", cfg, lambda *a: None)
     images = next(iter(loader))[0]
     assert loader.pin_memory and images.is_pinned()
 
@@ -113,10 +116,9 @@ def test_a_step_reads_nothing_back_to_the_host(optimizer, monkeypatch):
     model = CRNN(hidden_size=32, cnn_width=8).to(device, memory_format=torch.channels_last)
     opt = build_optimizer(optimizer, model.parameters(), 1e-3, 0.0, device)
     assert opt.defaults.get("fused") or opt.defaults.get("capturable")
-    runner = StepRunner(model, torch.nn.CTCLoss(zero_infinity=True), opt, build_scheduler(opt, "cosine", 100, 5),
-                        make_scaler(device, torch.float16, 128.0), LabelConverter(), device, torch.float16, True,
-                        5.0, 3)
-    monkeypatch.setattr(training.step, "ctc_loss", lambda criterion, logits, *_: logits.float().square().mean())
+    runner = TrainStep(model, opt, build_scheduler(opt, "cosine", 100, 5), make_scaler(device, torch.float16, 128.0),
+                       LabelConverter(), Placement(device, torch.float16, True), grad_clip=5.0, max_bad_steps=3)
+    monkeypatch.setattr(training.step, "ctc_loss", lambda logits, *_: logits.float().square().mean())
     images = torch.randn(16, 1, 32, 100).pin_memory()
     labels = ["word"] * 16
     runner(images, labels)

@@ -14,11 +14,11 @@ import torch
 
 import main
 from conftest import ROOT, TINY_MODEL
-from datasets.loaders import train_loader
+from datasets.loaders import LoaderConfig, train_loader
 from datasets.transforms import Width
 from models import CRNN
 from utils import distributed
-from training.checkpoint import load_training_checkpoint
+from inference.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 from utils.label_converter import LabelConverter
 
@@ -41,7 +41,8 @@ def reference_params(data, world=2):
     conv = LabelConverter()
     batches = []
     for rank in range(world):  # each rank's batches: its shard of the shuffle, cut into width batches
-        loader = train_loader(f"{data}/MJ_LMDB", conv, 65, Width(), BATCH, 0, world, rank, 5, lambda *a: None)
+        cfg = LoaderConfig(conv, Width(), max_label_len=65, batch_size=BATCH, world_size=world, rank=rank, seed=5)
+        loader = train_loader(f"{data}/MJ_LMDB", cfg, lambda *a: None)
         loader.sampler.set_epoch(0)
         batches.append(list(itertools.islice(loader, STEPS)))
     torch.manual_seed(5)
@@ -76,8 +77,11 @@ def test_ddp_matches_accumulated_single_process(tiny_data, single_node):
     tmp_path, out = single_node
     assert out.count("Training 1 epochs") == 1  # only rank 0 logs
     assert "world size 2" in out and "FPS: " in out
-    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "eval_results.csv", "eval_results.md", "metrics.csv",
-                                            "metrics.png", "model_best.pth", "run.json"]
+    files = sorted(os.listdir(tmp_path))
+    events = [f for f in files if f.startswith("events.out.tfevents.")]            # rank 0's TensorBoard file
+    assert len(events) == 1 and [f for f in files if f not in events] == [
+        "checkpoint.pth", "eval_results.csv", "eval_results.md", "metrics.csv", "metrics.png", "model_best.pth",
+        "run.json"]
     ckpt = load_training_checkpoint(str(tmp_path / "checkpoint.pth"))
     assert ckpt["global_step"] == STEPS
     ref = reference_params(tiny_data)

@@ -4,6 +4,8 @@ import glob
 import io
 import os
 import re
+import subprocess
+import sys
 
 from conftest import ROOT
 
@@ -32,16 +34,22 @@ def test_every_relative_link_resolves():
             assert path.startswith(ROOT) and os.path.exists(path), f"{page}: {target}"
 
 
-def test_the_readme_python_snippet_reads_the_sample():
+def test_the_readme_python_snippets_read_the_sample(tmp_path):
+    """The three-line snippet from the checkout's root; the torch.hub one from a folder outside it."""
     readme = open(os.path.join(ROOT, "README.md")).read()
     snippets = re.findall(r"```python\n(.*?)```", readme, re.S)
-    assert len(snippets) == 1 and len(snippets[0].strip().splitlines()) == 3
+    assert len(snippets) == 2 and all(len(s.strip().splitlines()) == 3 for s in snippets)
+    local, hub = snippets
+    assert "torch.hub.load" in hub and "/path/to/checkout" in hub
     out = io.StringIO()
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
         with contextlib.redirect_stdout(out):
-            exec(snippets[0], {})
+            exec(local, {})
     finally:
         os.chdir(cwd)
     assert out.getvalue() == "welcome\n"
+    run = subprocess.run([sys.executable, "-c", hub.replace("/path/to/checkout", ROOT)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": ""})
+    assert run.returncode == 0 and run.stdout == "welcome\n", run.stderr[-2000:]

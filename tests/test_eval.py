@@ -1,6 +1,7 @@
 """Evaluation table over several sets, predict.py against --eval_only, training curves."""
 import contextlib
 import csv
+import glob
 import io
 import json
 import os
@@ -9,9 +10,10 @@ import sys
 
 import numpy as np
 from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, TINY_MODEL, random_words, word_image, write_lmdb
-from training.curves import ACC_COLOR, LOSS_COLOR
+from training.curves import ACC_COLOR, LOSS_COLOR, MetricsLog, nice_ticks, plot_metrics
 
 
 def run_main(argv):
@@ -149,3 +151,36 @@ def test_curves_written_after_training(overfit_run):
     pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
     for color in (LOSS_COLOR, ACC_COLOR):                              # both curves are drawn
         assert (pixels == color).all(1).sum() > 200, color
+    events = glob.glob(os.path.join(out_dir, "events.out.tfevents.*"))
+    assert len(events) == 1
+    board = EventAccumulator(events[0])
+    board.Reload()
+    assert {"train/loss", "train/lr", "train/img_per_s", "val/accuracy"} <= set(board.Tags()["scalars"])
+    board_accs = [e.value for e in board.Scalars("val/accuracy")]
+    assert len(board_accs) == 40 and board_accs[-1] == 1.0
+
+
+def test_the_plot_axes_follow_the_values(tmp_path):
+    """A fine-tune from 92.2 to 93.6% fills the accuracy panel, where a fixed 0-100% axis drew a flat line."""
+    rows = [{"step": str(s), "loss": f"{0.5 - s / 2000:.4f}", "val_accuracy": ""} for s in range(0, 801, 50)]
+    rows += [{"step": str(s), "loss": "", "val_accuracy": str(a)}
+             for s, a in zip(range(100, 801, 100), [0.922, 0.925, 0.927, 0.93, 0.931, 0.934, 0.935, 0.936])]
+    plot_metrics(rows, str(tmp_path / "m.png"))
+    pixels = np.asarray(Image.open(tmp_path / "m.png").convert("RGB"))
+    acc_rows = np.nonzero((pixels == ACC_COLOR).all(2).any(1))[0]
+    panel = pixels.shape[0] // 2                                         # the accuracy panel's height, about
+    assert acc_rows.max() - acc_rows.min() > 0.5 * panel
+    assert nice_ticks(92.2, 93.6) == ([92.0, 92.5, 93.0, 93.5, 94.0], 92.0, 94.0)   # round values around the data
+    assert nice_ticks(0.4, 2.7) == ([0.0, 1.0, 2.0, 3.0], 0.0, 3.0)
+    assert nice_ticks(5.0, 5.0)[1:] == (4.6, 5.4)                        # one value: a band around it
+
+
+def test_a_run_without_tensorboard_writes_its_csv_and_png(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)   # import fails as if not installed
+    logs = []
+    with MetricsLog(str(tmp_path), log=logs.append) as metrics:
+        metrics.add(step=10, epoch=0, loss=1.5, lr=1e-3, img_s=80.0)
+        metrics.add(step=10, epoch=0, val_accuracy=0.5)
+    assert logs == ["TensorBoard is not installed: curves go to metrics.csv and metrics.png only "
+                    "(pip install -r requirements.txt adds it)"]
+    assert sorted(os.listdir(tmp_path)) == ["metrics.csv", "metrics.png"]

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 import main
-import training.checkpoint
+import inference.checkpoint
 import training.step
 from conftest import ROOT, TINY_MODEL, InfiniteGrad
-from training.checkpoint import load_training_checkpoint
+from inference.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 from utils.run_lock import LOCK_NAME, claim_output_dir
 from utils.signals import Interrupted
@@ -176,7 +176,8 @@ def test_sigint_in_process_saves_the_step_reached(tiny_data, tmp_path, monkeypat
     assert stop.value.exit_code == 130 and calls["n"] == 5
     assert load_training_checkpoint(str(tmp_path / "checkpoint.pth"))["global_step"] == 5
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
-    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pth", "metrics.csv", "run.json"]  # no lock, no validation
+    files = [f for f in os.listdir(tmp_path) if not f.startswith("events.out.tfevents.")]
+    assert sorted(files) == ["checkpoint.pth", "metrics.csv", "run.json"]  # no lock, no validation
 
 
 def test_resume_auto_skips_checkpoints_with_nan_for_the_previous_one(tiny_data, tmp_path):
@@ -268,7 +269,7 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_pa
 
 
 class SmallDisk:
-    """open() for training.checkpoint on a pretend filesystem of `capacity` bytes: what the files in the
+    """open() for inference.checkpoint on a pretend filesystem of `capacity` bytes: what the files in the
     folder already hold counts, and a write past the capacity fails with ENOSPC as a full disk does."""
 
     def __init__(self, folder, capacity):
@@ -310,7 +311,7 @@ def test_full_disk_during_a_save_keeps_the_previous_checkpoint(tiny_data, tmp_pa
     size = os.path.getsize(out_dir / "checkpoint.pth")
     # Room for what is there plus half a checkpoint: the next save runs out of space mid-write.
     used = sum(os.path.getsize(p) for p in glob.glob(str(out_dir / "*")))
-    monkeypatch.setattr(training.checkpoint, "open", SmallDisk(str(out_dir), used + size // 2), raising=False)
+    monkeypatch.setattr(inference.checkpoint, "open", SmallDisk(str(out_dir), used + size // 2), raising=False)
     with pytest.raises(UserError) as err:
         run_main(["--data_path", tiny_data, "--output_dir", str(out_dir), "--resume", "auto", *RUN])
     message = str(err.value)

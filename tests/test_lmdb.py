@@ -107,10 +107,11 @@ def test_lmdb_errors(tmp_path):
 
 def test_loader_workers_reopen_the_lmdb(tiny_data):
     """The parent process holds the LMDB open; forked workers must get their own handle."""
-    from datasets.loaders import eval_loader, train_loader
+    from datasets.loaders import LoaderConfig, eval_loader, train_loader
     conv = LabelConverter()
-    train = train_loader(f"{tiny_data}/MJ_LMDB", conv, 26, Width.fixed(100), 16, 1, 1, 0, 0, lambda *a: None)
-    val = eval_loader(f"{tiny_data}/MJ_LMDB", conv, 26, Width.fixed(100), 16, 1, 1, 0, lambda *a: None)
+    cfg = LoaderConfig(conv, Width.fixed(100), max_label_len=26, batch_size=16, workers=1)
+    train = train_loader(f"{tiny_data}/MJ_LMDB", cfg, lambda *a: None)
+    val = eval_loader(f"{tiny_data}/MJ_LMDB", cfg, lambda *a: None)
     images, labels, keys, dropped = next(iter(train))
     assert images.shape == (16, 1, 32, 100) and len(labels) == len(keys) == 16 and dropped == 0
     assert sum(len(b[1]) for b in val) == 1600

@@ -13,7 +13,7 @@ from conftest import ROOT, TINY_MODEL, random_words, word_image
 from datasets.lmdb_dataset import LmdbDataset
 from decoding.ctc_decoder import greedy_decode
 from utils.label_converter import LabelConverter, normalize_for_eval
-from inference.model_file import load_crnn
+from inference.checkpoint import load_crnn
 
 
 def run(cmd, cwd):
@@ -174,3 +174,25 @@ def test_int8_model_runs_through_the_chain(chain, tiny_data):
         assert len(texts[name]) == 12
     assert "ONNX Runtime int8" in p.stderr or "ONNX Runtime fp32" in p.stderr
     assert sum(a == b for a, b in zip(*texts.values())) >= 11, texts
+
+
+def test_a_nan_in_any_batch_of_the_export_check_is_reported(tmp_path, monkeypatch):
+    """pth2onnx's check reads three batches; a NaN in the first must not be lost in the largest difference
+    (max(0.0, nan) is 0.0)."""
+    import onnxruntime as ort
+    from datasets.transforms import Width
+    from inference.onnx_export import export, max_abs_diff
+    from models import CRNN
+    model = CRNN(hidden_size=16, cnn_width=4).eval()
+    path = str(tmp_path / "m.onnx")
+    export(model, Width.fixed(100), path, "0123456789abcdefghijklmnopqrstuvwxyz")
+    assert max_abs_diff(model, path, Width.fixed(100))[0] < 1e-3
+    real_run, calls = ort.InferenceSession.run, []
+
+    def nan_in_the_first_batch(self, names, feeds, *rest):
+        out = real_run(self, names, feeds, *rest)
+        calls.append(len(calls))
+        return [np.full_like(out[0], np.nan)] if len(calls) == 1 else out
+    monkeypatch.setattr(ort.InferenceSession, "run", nan_in_the_first_batch)
+    diff, _ = max_abs_diff(model, path, Width.fixed(100))
+    assert np.isnan(diff) and len(calls) == 1                            # reported, and the check stops there

@@ -8,13 +8,12 @@ import main
 from conftest import TINY_MODEL
 from datasets.transforms import Width
 from models import CRNN
-from training.checkpoint import load_training_checkpoint
+from inference.checkpoint import load_training_checkpoint
 from training.ema import EMA
-from inference.model_file import load_crnn
-from training.recipes import RECIPES, default_workers, describe, resolve_recipe
+from inference.checkpoint import load_crnn
+from training.recipes import PRESET_FLAGS, RECIPES, default_workers, preset_help, resolve_recipe
 
-NONE = dict.fromkeys(["batch_size", "optimizer", "lr", "lr_schedule", "warmup_steps", "grad_clip", "loss_scale",
-                      "epochs"])
+NONE = dict.fromkeys(PRESET_FLAGS)
 
 
 def test_auto_picks_the_seed_recipe_on_accelerators_and_the_cpu_one_on_cpus():
@@ -32,12 +31,22 @@ def test_auto_picks_the_seed_recipe_on_accelerators_and_the_cpu_one_on_cpus():
 
 def test_explicit_flags_override_one_value_each_and_the_log_says_so():
     given = dict(NONE, batch_size=32, lr=0.5)
-    name, values, sources = resolve_recipe("seed", "cpu", given, synthetic=False)   # an explicit preset wins
+    recipe = resolve_recipe("seed", "cpu", given, synthetic=False)   # an explicit preset wins
+    name, values, sources = recipe
     assert name == "seed" and values["batch_size"] == 32 and values["lr"] == 0.5
     assert values["optimizer"] == "adadelta" and sources["optimizer"] == "preset" and sources["lr"] == "flag"
-    line = describe(name, values, sources)
+    line = recipe.describe()
     assert line.startswith("Recipe: seed (batch_size=32 (flag), optimizer=adadelta, lr=0.5 (flag)")
     assert set(RECIPES["seed"]) == set(RECIPES["cpu"])            # every preset sets the same flags
+
+
+def test_help_strings_are_written_from_the_presets():
+    assert preset_help("batch_size") == "preset: 2560 seed, 64 cpu"
+    assert preset_help("lr") == "preset: 1 seed, 0.001 cpu"
+    assert preset_help("epochs") == "preset: 20 seed, 20 (2 on synthetic data) cpu"
+    help_text = main.get_args_parser().format_help()
+    for key in PRESET_FLAGS:                                     # every preset flag's help quotes the table
+        assert preset_help(key) in " ".join(help_text.split()), key
 
 
 def test_default_workers_by_device():
@@ -95,7 +104,7 @@ def test_ema_is_saved_evaluated_and_exported(tiny_data, tmp_path):
 
 def test_pinned_memory_on_accelerators_and_identical_batches(tiny_data):
     import warnings
-    from datasets.loaders import eval_loader
+    from datasets.loaders import LoaderConfig, eval_loader
     from utils.device import use_pinned_memory
     from utils.label_converter import LabelConverter
     import types
@@ -105,8 +114,9 @@ def test_pinned_memory_on_accelerators_and_identical_batches(tiny_data):
     for pin in (False, True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # on a CPU-only machine PyTorch says it cannot pin, and does not
-            loader = eval_loader(f"{tiny_data}/OTHER_lmdb", LabelConverter(), 26, Width.fixed(100), 16, 1, 1, 0,
-                                 lambda *a: None, pin_memory=pin)
+            cfg = LoaderConfig(LabelConverter(), Width.fixed(100), max_label_len=26, batch_size=16, workers=1,
+                               pin_memory=pin)
+            loader = eval_loader(f"{tiny_data}/OTHER_lmdb", cfg, lambda *a: None)
             batches[pin] = list(loader)
         assert loader.pin_memory is pin
     for (a, la, ka, da), (b, lb, kb, db) in zip(batches[False], batches[True]):

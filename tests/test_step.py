@@ -11,8 +11,9 @@ import torch
 import main
 from conftest import TINY_MODEL, InfiniteGrad
 from models import CRNN
-from training.checkpoint import load_training_checkpoint
-from training.step import StepRunner
+from inference.checkpoint import load_training_checkpoint
+from training.step import TrainStep
+from utils.device import Placement
 from utils.errors import UserError
 from utils.label_converter import LabelConverter
 from training.optim import build_optimizer, build_scheduler
@@ -27,8 +28,8 @@ def make_runner(optimizer="adadelta", scaler=None, max_bad_steps=3, schedule="co
     opt = build_optimizer(optimizer, model.parameters(), 1.0 if optimizer == "adadelta" else 1e-3, 0.0, CPU)
     sched = build_scheduler(opt, schedule, 100, 5)
     scaler = scaler or torch.amp.GradScaler("cpu", enabled=False)
-    return StepRunner(model, torch.nn.CTCLoss(zero_infinity=True), opt, sched, scaler, LabelConverter(), CPU,
-                      None, False, 5.0, max_bad_steps)
+    return TrainStep(model, opt, sched, scaler, LabelConverter(), Placement(CPU), grad_clip=5.0,
+                     max_bad_steps=max_bad_steps)
 
 
 def real_steps(runner):

@@ -8,7 +8,7 @@ import torch
 import datasets.synth.assets as synth_assets
 import datasets.synth.build as synth_build
 from datasets.lmdb_dataset import LmdbDataset
-from datasets.loaders import stream_loader
+from datasets.loaders import LoaderConfig, stream_loader
 from datasets.synth.assets import find_words, load_renderer
 from datasets.transforms import Width
 from datasets.synth.build import ensure_synthetic
@@ -40,7 +40,7 @@ def test_stream_item_is_the_cached_lmdb_sample(tmp_path):
 
 def test_stream_is_deterministic_resumable_and_endless():
     conv = LabelConverter()
-    loader = stream_loader(96, conv, 26, Width.fixed(100), 8, 0, 1, 0, 0, lambda *a: None)
+    loader = stream_loader(96, LoaderConfig(conv, Width.fixed(100), max_label_len=26, batch_size=8), lambda *a: None)
     assert len(loader) == 12                                  # 96 images per epoch at batch 8
     first = batches(loader, epoch=0, count=4)
     again = batches(loader, epoch=0, count=4)

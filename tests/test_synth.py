@@ -82,10 +82,10 @@ def test_feature_overrides_are_checked_and_name_the_cache(monkeypatch, tmp_path)
                          ("arc", "NAME=PROBABILITY")):
         with pytest.raises(UserError, match=re.escape(message)):
             parse_overrides(bad)
-    plain = synth_dir(0, 8, 0, str(tmp_path))
+    plain = synth_dir(0, 8, 0, root=str(tmp_path))
     monkeypatch.setenv("CRNN_SYNTH_FEATURES", "lettering=0")
-    assert re.search(r"/synth_v6-lettering=0-[0-9a-f]{10}_train0_val8_seed0$", synth_dir(0, 8, 0, str(tmp_path)))
-    assert synth_dir(0, 8, 0, str(tmp_path), assets="/x/crnn_assets_v4/") != plain
+    assert re.search(r"/synth_v6-lettering=0-[0-9a-f]{10}_train0_val8_seed0$", synth_dir(0, 8, 0, root=str(tmp_path)))
+    assert synth_dir(0, 8, 0, root=str(tmp_path), assets="/x/crnn_assets_v4/") != plain
     assert SynthRenderer(assets()[0][:2], [], []).f["arc"] == 0.0
 
 
@@ -93,24 +93,24 @@ def test_any_edit_of_the_generator_names_a_new_cache(monkeypatch, tmp_path):
     """The cache's digest covers the feature table, the length weights, the code and the assets."""
     import datasets.synth.build as build
     import datasets.synth.features as feats
-    names = {synth_dir(0, 8, 0, str(tmp_path))}
+    names = {synth_dir(0, 8, 0, root=str(tmp_path))}
     monkeypatch.setitem(feats.FEATURES, "edge_cut", 0.5)          # a probability edited in features.py
-    names.add(synth_dir(0, 8, 0, str(tmp_path)))
+    names.add(synth_dir(0, 8, 0, root=str(tmp_path)))
     monkeypatch.setattr(build, "LENGTH_WEIGHTS", feats.LENGTH_WEIGHTS[::-1].copy())
-    names.add(synth_dir(0, 8, 0, str(tmp_path)))
+    names.add(synth_dir(0, 8, 0, root=str(tmp_path)))
     code = tmp_path / "code"
     code.mkdir()
     for name in os.listdir(build.CODE):
         if name.endswith(".py"):
             (code / name).write_bytes((open(os.path.join(build.CODE, name), "rb").read()))
     monkeypatch.setattr(build, "CODE", str(code))
-    names.add(synth_dir(0, 8, 0, str(tmp_path)))                   # the same code elsewhere: the same name
+    names.add(synth_dir(0, 8, 0, root=str(tmp_path)))                   # the same code elsewhere: the same name
     (code / "render.py").write_text((code / "render.py").read_text() + "\n# an edit\n")
-    names.add(synth_dir(0, 8, 0, str(tmp_path)))
+    names.add(synth_dir(0, 8, 0, root=str(tmp_path)))
     photos = tmp_path / "assets" / "images"
     photos.mkdir(parents=True)
     (photos / "a.jpg").write_bytes(b"x")
-    names.add(synth_dir(0, 8, 0, str(tmp_path), assets=str(tmp_path / "assets")))
+    names.add(synth_dir(0, 8, 0, root=str(tmp_path), assets=str(tmp_path / "assets")))
     assert len(names) == 5, names
 
 

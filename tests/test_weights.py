@@ -19,7 +19,7 @@ import torch
 import main
 from conftest import ROOT
 from datasets.synth.build import ensure_synthetic
-from training.checkpoint import load_training_checkpoint
+from inference.checkpoint import load_training_checkpoint
 
 SHIPPED = os.path.join(ROOT, "weights", "crnn.pth")
 CROPS = os.environ.get("CRNN_REAL_CROPS") or os.path.join(ROOT, "..", "shared", "data", "iiit5k_train_2000")

@@ -44,17 +44,17 @@ def test_width_rule_bounds(size, expected):
 
 
 def test_choose_width_flags_and_models():
-    assert choose_width(None, False, None, None, None) == Width(100, 256, 4)
-    assert choose_width(100, False, None, None, None) == Width.fixed(100)              # --img_w 100: the seed's
-    assert choose_width(None, True, None, None, None, 64, [64, 200]) == Width.fixed(64)  # --fixed_width
-    assert choose_width(None, False, None, None, None, 64, [64, 64]) == Width.fixed(64)  # trained fixed
-    assert choose_width(None, False, None, None, 32, 100, [80, 200]) == Width(80, 200, 32)
-    assert choose_width(None, False, None, None, None, 100, None) == Width(100, 256, 4)   # an older checkpoint
-    assert choose_width(None, False, 120, None, None, 100, None) == Width(120, 256, 4)
+    assert choose_width() == Width(100, 256, 4)
+    assert choose_width(img_w=100) == Width.fixed(100)              # --img_w 100: the seed's
+    assert choose_width(fixed_width=True, model_img_w=64, model_range=[64, 200]) == Width.fixed(64)  # --fixed_width
+    assert choose_width(model_img_w=64, model_range=[64, 64]) == Width.fixed(64)  # trained fixed
+    assert choose_width(width_step=32, model_img_w=100, model_range=[80, 200]) == Width(80, 200, 32)
+    assert choose_width(model_img_w=100, model_range=None) == Width(100, 256, 4)   # an older checkpoint
+    assert choose_width(min_w=120, model_img_w=100, model_range=None) == Width(120, 256, 4)
     with pytest.raises(UserError, match="one or the other"):
-        choose_width(100, False, 80, None, None)
+        choose_width(img_w=100, min_w=80)
     with pytest.raises(UserError, match="--min_w 300 is above --max_w 256"):
-        choose_width(None, False, 300, None, None)
+        choose_width(min_w=300)
 
 
 def test_training_padding_repeats_the_last_column():
@@ -186,7 +186,7 @@ def test_train_windows_sort_resume_and_shard(varied_lmdb):
 def test_training_at_own_width_runs_and_records_the_rule(varied_lmdb, tmp_path):
     """main.py trains on width batches and writes the rule into the checkpoint; predict/eval read it back."""
     import main
-    from training.checkpoint import load_training_checkpoint
+    from inference.checkpoint import load_training_checkpoint
     data = tmp_path / "data"
     data.mkdir()
     os.symlink(varied_lmdb, data / "MJ_LMDB")
@@ -220,7 +220,7 @@ def test_dynamic_width_onnx_chain_equals_pytorch(overfit_run, tmp_path):
     import onnxruntime as ort
     session = ort.InferenceSession(str(tmp_path / "dw.onnx"), providers=["CPUExecutionProvider"])
     assert session.get_modelmeta().custom_metadata_map["width_range"] == "100,256"
-    from inference.model_file import load_crnn
+    from inference.checkpoint import load_crnn
     model = load_crnn(ckpt)[0]
     for w in (100, 150, 256):
         x = torch.randn(3, 1, 32, w)

@@ -26,6 +26,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from datasets.transforms import RECIPE_IMG_W
 from datasets.width_batches import by_width
 from inference.onnx_runtime import make_session, onnx_width
 from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
@@ -124,7 +125,8 @@ def _infer_batches(session, files, shapes, batch_size, axis, out_dir):
 
 def pure_infer(session, batch_size, loops):
     inp = session.get_inputs()[0]
-    shape = [batch_size] + [d if isinstance(d, int) else 1 for d in inp.shape][1:-1] + [onnx_width(session) or 100]
+    width = onnx_width(session) or RECIPE_IMG_W
+    shape = [batch_size] + [d if isinstance(d, int) else 1 for d in inp.shape][1:-1] + [width]
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     session.run(None, {inp.name: x})  # warm-up
     times = []

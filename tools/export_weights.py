@@ -14,8 +14,9 @@ import os
 
 
 from models import CRNN
-from training.checkpoint import (inference_weights, load_checkpoint, load_model_weights, load_training_checkpoint,
-                                 save_checkpoint)
+from datasets.transforms import RECIPE_IMG_W
+from inference.checkpoint import (inference_weights, load_checkpoint, load_model_weights, load_training_checkpoint,
+                                  save_checkpoint)
 from training.record import describe_record
 from utils.cli import Parser, existing_file, path_text, run_cli
 from utils.errors import UserError
@@ -47,7 +48,7 @@ def main(args):
     source = (f"{os.path.basename(args.checkpoint)} at global step {ckpt.get('global_step', '?')}, "
               f"{'EMA' if 'ema' in ckpt else 'raw'} weights")
     save_checkpoint({"model": light, "model_args": ckpt["model_args"], "alphabet": ckpt["alphabet"],
-                     "img_w": ckpt.get("img_w", 100), "source": source,
+                     "img_w": ckpt.get("img_w", RECIPE_IMG_W), "source": source,
                      **{k: ckpt[k] for k in ("width_range", "run") if k in ckpt}}, args.output)
     print(f"Wrote {args.output} ({os.path.getsize(args.output) / 2 ** 20:.2f} MiB): {source}")
     return args.output

@@ -1,10 +1,10 @@
 """Gather the synthetic generator's assets into one folder: fonts, English words, photos, licences.
 
     python -m tools.pack_synth_assets ../crnn_assets                     # trdg's ~100 fonts, words, 4 photos
-    python -m tools.pack_synth_assets /root/crnn_assets_v4 --from_list tools/synth_assets_v4.txt   # v4
+    python -m tools.pack_synth_assets ../crnn_assets_v4 --from_list tools/synth_assets_v4.txt   # v4
     python -m tools.pack_synth_assets ../crnn_assets_zh --apt fonts-wqy-zenhei fonts-arphic-uming --alphabet zh.txt
-    python main.py --synth_stream --synth_assets /root/crnn_assets_v4
-    CRNN_SYNTH_ASSETS=/root/crnn_assets_v4 python main.py                # the same, by environment
+    python main.py --synth_stream --synth_assets ../crnn_assets_v4
+    CRNN_SYNTH_ASSETS=../crnn_assets_v4 python main.py                # the same, by environment
 
 Sources: the installed trdg wheel (its fonts, dicts/en.txt and photos; --no_trdg leaves it out),
 packages fetched here with --apt (apt-get download: Debian's fonts-* and wallpaper packages) and

@@ -8,7 +8,7 @@ import copy
 
 import torch
 
-from training.checkpoint import unwrap
+from utils.distributed import unwrap
 
 
 class EMA:

@@ -5,14 +5,13 @@ from tqdm import tqdm
 
 from decoding.ctc_decoder import greedy_decode
 from training.eval_report import format_table, make_rows, write_predictions, write_tables
-from training.step import to_device
 from utils import distributed as dist
 from utils.label_converter import normalize_for_eval
 from utils.metrics import score
 
 
 @torch.no_grad()
-def evaluate(model, loader, alphabet, device, channels_last, progress=False, desc="eval", keep_predictions=False,
+def evaluate(model, loader, alphabet, placement, *, progress=False, desc="eval", keep_predictions=False,
              second_decoder=None, exact=False):
     """fp32 greedy-decode evaluation of this rank's shard (the reported protocol), and optionally the words
     `second_decoder` (e.g. beam search with the LM) reads from the same scores.
@@ -35,7 +34,7 @@ def evaluate(model, loader, alphabet, device, channels_last, progress=False, des
         out["skipped"] += dropped
         if images is None:
             continue
-        logits = model(to_device(images, device, channels_last)).float().cpu()
+        logits = model(placement.inputs(images)).float().cpu()
         preds, confs = greedy_decode(logits, alphabet)
         seconds = second_decoder.decode(logits)[0] if second_decoder else [None] * len(preds)
         for key, gt, pred, conf, second in zip(keys, labels, preds, confs, seconds):
@@ -62,9 +61,8 @@ class Validation:
     readings), writes eval_results.{csv,md} (and with keep_predictions the per-image TSVs) in `table_dir`.
     Calling it -> the sample-weighted accuracy over all sets."""
 
-    def __init__(self, loaders, alphabet, device, channels_last, table_dir, log, keep_predictions=False,
-                 second_decoder=None):
-        self.loaders, self.alphabet, self.device, self.channels_last = loaders, alphabet, device, channels_last
+    def __init__(self, loaders, alphabet, placement, table_dir, log, *, keep_predictions=False, second_decoder=None):
+        self.loaders, self.alphabet, self.placement = loaders, alphabet, placement
         self.table_dir, self.log, self.keep, self.second = table_dir, log, keep_predictions, second_decoder
         # an alphabet that tells case or punctuation apart is also scored exactly
         self.exact = any(c.isupper() or not c.isalnum() for c in alphabet)
@@ -75,10 +73,10 @@ class Validation:
             + (("correct_second",) if self.second else ())
         results = {}
         for name, loader in self.loaders.items():
-            r = evaluate(model, loader, self.alphabet, self.device, self.channels_last,
-                         progress=dist.is_main_process(), desc=name, keep_predictions=self.keep,
-                         second_decoder=self.second, exact=self.exact)
-            results[name + name_suffix] = dict(zip(keys, dist.all_reduce_sum([r[k] for k in keys], self.device)))
+            r = evaluate(model, loader, self.alphabet, self.placement, progress=dist.is_main_process(), desc=name,
+                         keep_predictions=self.keep, second_decoder=self.second, exact=self.exact)
+            totals = dist.all_reduce_sum([r[k] for k in keys], self.placement.device)
+            results[name + name_suffix] = dict(zip(keys, totals))
             for gt, pred, conf in r["examples"][:3]:
                 self.log(f"  gt: {gt:<20} pred: {pred:<20} conf: {conf:.3f}")
             if self.keep:

@@ -18,36 +18,54 @@ cpu:  2 CPU cores do ~85 images/s here; at batch 2560 a step takes 30 s and
       cosine to 1%) and gradient clipping reads 79% of real IIIT5K crops after
       600k images (README, Results).
 """
+from typing import NamedTuple
+
 RECIPES = {
     "seed": {"batch_size": 2560, "optimizer": "adadelta", "lr": 1.0, "lr_schedule": "constant",
              "warmup_steps": 0, "grad_clip": 0.0, "loss_scale": "128", "epochs": 20, "synth_epochs": 20},
     "cpu": {"batch_size": 64, "optimizer": "adam", "lr": 1e-3, "lr_schedule": "cosine",
             "warmup_steps": 200, "grad_clip": 5.0, "loss_scale": "dynamic", "epochs": 20, "synth_epochs": 2},
 }
+PRESET_FLAGS = tuple(k for k in RECIPES["seed"] if k != "synth_epochs")  # main.py flags a preset sets
+
+
+class Recipe(NamedTuple):
+    """A resolved preset: its name, {flag: value}, and {flag: 'preset' | 'flag'} (where each value came from)."""
+    name: str
+    values: dict
+    sources: dict
+
+    def describe(self):
+        """The start-up log line: every value the preset set, and which ones a flag overrode."""
+        parts = [f"{k}={v}" + (" (flag)" if self.sources[k] == "flag" else "") for k, v in self.values.items()]
+        return f"Recipe: {self.name} (" + ", ".join(parts) + ")"
 
 
 def resolve_recipe(name, device_type, explicit, synthetic):
-    """-> (preset name, {flag: value}, {flag: 'preset' | 'flag'}).
-
-    explicit: the preset flags the user gave ({flag: value}, None for not given); synthetic: whether
-    training runs on the synthetic default data (the CPU preset then trains 2 epochs, not 20)."""
+    """-> Recipe. explicit: the preset flags the user gave ({flag: value}, None for not given); synthetic:
+    whether training runs on the synthetic default data (a preset's synth_epochs then replace its epochs)."""
     if name == "auto":
         name = "cpu" if device_type == "cpu" else "seed"
     preset = dict(RECIPES[name])
-    epochs = preset.pop("synth_epochs") if synthetic else preset["epochs"]
-    preset.pop("synth_epochs", None)
-    preset["epochs"] = epochs
+    synth_epochs = preset.pop("synth_epochs")
+    if synthetic:
+        preset["epochs"] = synth_epochs
     values, sources = {}, {}
     for key, default in preset.items():
         given = explicit.get(key)
         values[key], sources[key] = (default, "preset") if given is None else (given, "flag")
-    return name, values, sources
+    return Recipe(name, values, sources)
 
 
-def describe(name, values, sources):
-    """The start-up log line: every value the preset set, and which ones a flag overrode."""
-    parts = [f"{k}={v}" + (" (flag)" if sources[k] == "flag" else "") for k, v in values.items()]
-    return f"Recipe: {name} (" + ", ".join(parts) + ")"
+def preset_help(key):
+    """'preset: 2560 seed, 64 cpu' for the help of the flag a preset sets, written from RECIPES."""
+    parts = []
+    for name, preset in RECIPES.items():
+        text = f"{preset[key]:g}" if isinstance(preset[key], float) else str(preset[key])
+        if key == "epochs" and preset["synth_epochs"] != preset["epochs"]:
+            text += f" ({preset['synth_epochs']} on synthetic data)"
+        parts.append(f"{text} {name}")
+    return "preset: " + ", ".join(parts)
 
 
 def default_workers(device_type, cpu_count, local_world_size):

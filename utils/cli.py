@@ -123,24 +123,6 @@ def path_text(text):
     return _non_empty(text)
 
 
-def add_width_args(group, training=False):
-    """Input-width flags, shared by main.py and predict.py (rule: datasets/transforms.Width)."""
-    model = "the run's" if training else "the model's"
-    group.add_argument("--img_w", type=int_range(16, 4096), default=None,
-                       help="a fixed input width: every word resized to img_w x 32, aspect ratio not kept (the "
-                            "seed's 32x100 is --img_w 100); default: each word at its own width")
-    group.add_argument("--fixed_width", action="store_true",
-                       help=f"turn the own-width rule off: read at --img_w, else {model} fixed width (100)")
-    group.add_argument("--min_w", type=int_range(16, 4096), default=None,
-                       help=f"own width: the narrowest input (default: {model}, else 100)")
-    group.add_argument("--max_w", type=int_range(16, 4096), default=None,
-                       help=f"own width: the widest input (default: {model}, else 256)")
-    group.add_argument("--width_step", type=int_range(1, 256), default=None,
-                       help="own width: widths are multiples of this (default 4" +
-                            ("; 32 when training on CUDA/NPU, so that cuDNN autotuning sees a handful of shapes)"
-                             if training else ")"))
-
-
 def run_cli(main, parser):
     args = parser.parse_args()
     try:

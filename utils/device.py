@@ -3,9 +3,12 @@
 auto picks an Ascend NPU when torch_npu imports and sees a device, then CUDA,
 then the CPU. AMP is torch.amp autocast: fp16 with a GradScaler on NPU/CUDA,
 bf16 without one on CPUs with native bf16 (AVX512-BF16 / AMX); elsewhere the
-same code runs with autocast disabled (fp32).
+same code runs with autocast disabled (fp32). `Placement` carries the three
+choices (device, autocast dtype, memory layout) to everything that runs the
+model: the training step, evaluation and the reader.
 """
 import importlib
+from dataclasses import dataclass
 
 import torch
 
@@ -77,6 +80,35 @@ def flatten_lstms(model):
     for m in model.modules():
         if isinstance(m, torch.nn.LSTM):
             m.flatten_parameters()
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how the model runs: the device, the autocast dtype (None: fp32) and whether inputs and
+    weights are channels_last."""
+    device: torch.device
+    dtype: torch.dtype = None
+    channels_last: bool = False
+
+    @classmethod
+    def choose(cls, device, amp, distributed=False):
+        """The fastest placement `device` has (amp False: fp32)."""
+        return cls(device, amp_dtype(device, amp), use_channels_last(device, distributed))
+
+    def put(self, model):
+        """The model on the device, in the placement's memory layout."""
+        return model.to(self.device, memory_format=torch.channels_last if self.channels_last else torch.preserve_format)
+
+    def inputs(self, images):
+        """A batch of images [B, 1, 32, W] on the device, in the model's layout (asynchronous from pinned memory)."""
+        images = images.to(self.device, non_blocking=True)
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None)
+
+    def describe(self):
+        return f"{self.device}, precision {self.dtype or torch.float32}, channels_last {self.channels_last}"
 
 
 def use_pinned_memory(device):

@@ -4,11 +4,14 @@ One process is world size 1 on the same code path: without torchrun's
 environment no process group is created and the helpers are no-ops.
     torchrun --nproc_per_node 2 main.py ...   # RANK, WORLD_SIZE, LOCAL_RANK set by torchrun
 """
+import contextlib
 import datetime
 import os
 
 import torch
 import torch.distributed as dist
+
+from utils.signals import Interrupted
 
 BACKENDS = {"npu": "hccl", "cuda": "nccl", "cpu": "gloo"}
 _host_group = None  # gloo group for host-side flags when the default group runs on a device
@@ -64,6 +67,22 @@ def destroy(wait_for_peers=True):
         _host_group = None
 
 
+@contextlib.contextmanager
+def process_group(device, timeout_s):
+    """init_distributed() on entry; on exit every rank leaves together, except after a failure, where a peer
+    may be dead and a barrier would wait for it until the timeout."""
+    init_distributed(device, timeout_s)
+    try:
+        yield
+    except Interrupted:  # every rank stopped after the same step (utils/signals.py): leave together
+        destroy()
+        raise
+    except BaseException:
+        destroy(wait_for_peers=False)
+        raise
+    destroy()
+
+
 def is_dist():
     return dist.is_available() and dist.is_initialized()
 
@@ -78,6 +97,19 @@ def get_world_size():
 
 def is_main_process():
     return get_rank() == 0
+
+
+def wrap_model(model, device):
+    """DistributedDataParallel around `model` under torchrun (a group of one too), else the model itself."""
+    if not is_dist():
+        return model
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.type == "cpu" else [device])
+
+
+def unwrap(model):
+    """The bare network under DistributedDataParallel / torch.compile wrappers."""
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
 
 
 def barrier():

@@ -1,4 +1,5 @@
-"""Running meters for the training log and the recognition metrics of evaluation."""
+"""Running meters for the training log (losses, images per second, time left) and the recognition metrics of
+evaluation."""
 import collections
 
 from utils.label_converter import normalize_for_eval
@@ -23,6 +24,31 @@ class SmoothedValue:
     @property
     def global_avg(self):
         return self.total / max(self.count, 1)
+
+
+def format_eta(seconds):
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Throughput:
+    """img/s over steps after the first `warmup` (compile / allocator warm-up excluded), as the recipe does."""
+
+    def __init__(self, images_per_step, warmup=10):
+        self.images_per_step, self.warmup = images_per_step, warmup
+        self.steps, self.seconds, self.all_steps, self.all_seconds = 0, 0.0, 0, 0.0
+
+    def update(self, step_seconds):
+        self.all_steps += 1
+        self.all_seconds += step_seconds
+        if self.all_steps > self.warmup:
+            self.steps += 1
+            self.seconds += step_seconds
+
+    @property
+    def fps(self):
+        steps, secs = (self.steps, self.seconds) if self.steps else (self.all_steps, self.all_seconds)
+        return self.images_per_step * steps / secs if secs else 0.0
 
 
 def edit_distance(a, b):

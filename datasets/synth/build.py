@@ -38,7 +38,7 @@ def default_cache_root():
     return os.environ.get("CRNN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "crnn_pytorch")
 
 
-def synth_dir(num_train, num_val, seed, root=None, assets=None, alphabet=None, words=None):
+def synth_dir(num_train, num_val, seed, *, root=None, assets=None, alphabet=None, words=None):
     assets = assets or os.environ.get(ASSETS_ENV)
     alphabet = None if alphabet == DEFAULT_ALPHABET else alphabet
     tags = [os.path.basename(os.path.normpath(assets)) if assets else "", override_tag(),
@@ -87,7 +87,7 @@ def _render_chunk(job):
     return [_renderer.sample(seed, split, i) for i in range(start, stop)]
 
 
-def write_split(path, num, seed, split, workers, desc, assets=None, alphabet=None, words=None):
+def write_split(path, num, seed, split, *, workers, desc, assets=None, alphabet=None, words=None):
     """Render samples 0..num-1 of `split` into a new LMDB at `path`."""
     jobs = [(seed, split, s, min(s + CHUNK, num)) for s in range(0, num, CHUNK)]
     with LmdbWriter(path) as writer, tqdm(total=num, desc=desc, unit="img", mininterval=2) as bar:
@@ -108,14 +108,14 @@ def _write_chunks(writer, bar, chunks):
         bar.update(len(chunk))
 
 
-def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=True, log=print, assets=None,
+def ensure_synthetic(num_train, num_val, seed, *, root=None, workers=None, build=True, log=print, assets=None,
                      alphabet=None, words=None):
     """Return the folder of the cached synthetic set, building it first if needed.
 
     With build=False (other ranks of a node) wait for the builder to finish instead.
     """
     log = log or (lambda *a: None)
-    out = synth_dir(num_train, num_val, seed, root, assets, alphabet, words)
+    out = synth_dir(num_train, num_val, seed, root=root, assets=assets, alphabet=alphabet, words=words)
     ready = os.path.join(out, "READY")
     if os.path.isfile(ready):
         log(f"Using cached synthetic data: {out}")
@@ -128,12 +128,13 @@ def ensure_synthetic(num_train, num_val, seed, root=None, workers=None, build=Tr
     log(f"Building synthetic data ({num_train} train + {num_val} val word images, {workers} processes) in {out}")
     tmp = f"{out}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
+    generator = {"assets": assets, "alphabet": alphabet, "words": words}
     try:
         if num_train:
-            write_split(os.path.join(tmp, "MJ_LMDB"), num_train, seed, TRAIN_SPLIT, workers, "synthetic train", assets,
-                        alphabet, words)
-        write_split(os.path.join(tmp, "IIIT5K_lmdb"), num_val, seed, VAL_SPLIT, workers, "synthetic val", assets,
-                    alphabet, words)
+            write_split(os.path.join(tmp, "MJ_LMDB"), num_train, seed, TRAIN_SPLIT, workers=workers,
+                        desc="synthetic train", **generator)
+        write_split(os.path.join(tmp, "IIIT5K_lmdb"), num_val, seed, VAL_SPLIT, workers=workers, desc="synthetic val",
+                    **generator)
         open(os.path.join(tmp, "READY"), "w").close()
     except BaseException:  # a failed or interrupted build leaves nothing behind in the cache
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,13 +14,13 @@ from torch.utils.data import Dataset, Sampler
 
 from datasets.synth.assets import load_renderer
 from datasets.synth.build import TRAIN_SPLIT
-from datasets.transforms import Width, decode_image
+from datasets.transforms import RECIPE_IMG_W, Width, decode_image
 
 
 class SynthStream(Dataset):
     """Map-style view of the endless stream: any non-negative index is a sample."""
 
-    def __init__(self, seed, converter, max_label_len, width=Width.fixed(100), assets=None, words=None):
+    def __init__(self, seed, converter, max_label_len, width=Width.fixed(RECIPE_IMG_W), assets=None, words=None):
         self.seed, self.converter, self.max_label_len = seed, converter, max_label_len
         self.width, self.assets, self.words = width, assets, words
         self.renderer = None  # built in each worker on first use: fonts do not pickle

@@ -1,38 +1,32 @@
-"""The one checkpoint schema, written atomically, read with clear errors.
+"""The checkpoint format, the one place that writes and reads it: training saves with it, and the reader,
+export and training load with it (so that reading words never needs training/).
 
-    {"model", "optimizer", "lr_scheduler", "scaler", "epoch", "step", "global_step",
-     "best_acc", "model_args", "alphabet", "img_w", "width_range", "rng"[, "ema"]}
+    {"model", "model_args", "alphabet", "img_w", "width_range",                 what a model needs
+     "optimizer", "lr_scheduler", "scaler", "rng", "ema",                      what a run needs to go on
+     "epoch", "step", "global_step", "best_acc", "run"}
 
-`epoch` and `step` say where training resumes (steps already done in that
-epoch; the sampler replays the rest of that epoch's order). `width_range` is
-the [min_w, max_w] of the own-width rule the run trained with ([w, w]: a fixed
-width w; absent in older checkpoints, trained at the fixed `img_w`); `img_w`
-is the fixed width of the recipe's ONNX/.om chain. Weights are stored
-without DDP's `module.` prefix. Each save of checkpoint.pth keeps the file it
-replaces as checkpoint_prev.pth, the fallback of --resume auto when the newest
-holds NaN/inf. With --ema, "ema" holds {"weights", "updates"}
-of the averaged model: evaluation, export, prediction and fine-tuning use those
-weights, resuming uses both. The shipped model (weights/) keeps only "model",
-"model_args", "alphabet" and "img_w", in fp16.
+`model_args` are CRNN's constructor arguments (models/crnn.py), so any script rebuilds the network with no
+flags. `epoch` and `step` say where training resumes (steps already done in that epoch; the sampler
+replays the rest of that epoch's order). `width_range` is the [min_w, max_w] of the own-width rule the
+run trained with ([w, w]: a fixed width w; absent in older checkpoints, trained at the fixed `img_w`);
+`img_w` is the fixed width of the recipe's ONNX/.om chain. Weights are stored without DDP's `module.`
+and torch.compile's `_orig_mod.` prefixes. Each save of checkpoint.pth keeps the file it replaces as
+checkpoint_prev.pth, the fallback of --resume auto when the newest holds NaN/inf. With --ema, "ema"
+holds {"weights", "updates"} of the averaged model: evaluation, export, prediction and fine-tuning use
+those weights, resuming uses both. `run` is the run's record (training/record.py). The shipped model
+(weights/) keeps only "model", "model_args", "alphabet", "img_w", "width_range" and "run", in fp16.
 """
 import errno
-import glob
 import os
-import random
 
-import numpy as np
 import torch
 
-from models.crnn import check_model_args
+from datasets.transforms import RECIPE_IMG_W
+from models.crnn import CRNN, check_model_args
 from utils.errors import UserError
+from utils.label_converter import DEFAULT_ALPHABET
 
 REQUIRED_KEYS = ("model", "model_args", "alphabet")
-
-
-def unwrap(model):
-    """The bare network under DDP / torch.compile wrappers."""
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)
 
 
 def strip_prefixes(state_dict):
@@ -139,7 +133,7 @@ def check_metadata(ckpt, path):
                         f"{str(e)[:200]}") from None
     if not isinstance(ckpt.get("alphabet"), str) or not ckpt["alphabet"]:
         raise UserError(f"{path}: its alphabet is missing or not text")
-    img_w = ckpt.get("img_w", 100)
+    img_w = ckpt.get("img_w", RECIPE_IMG_W)
     if not isinstance(img_w, int) or not 16 <= img_w <= 4096:
         raise UserError(f"{path}: img_w {img_w!r} is not an input width in 16..4096")
     width_range = ckpt.get("width_range", [img_w, img_w])
@@ -153,22 +147,6 @@ def check_metadata(ckpt, path):
 def inference_weights(ckpt):
     """The weights to evaluate, export or fine-tune from: the average with --ema, else the model's."""
     return ckpt["ema"]["weights"] if "ema" in ckpt else ckpt["model"]
-
-
-def with_output_layer_for(weights, old_alphabet, new_alphabet, fresh):
-    """A state_dict for the same network with another alphabet: every layer kept but the output layer (the last
-    Linear, rnn.1.embedding), whose rows are the old ones for the blank and for each character both alphabets
-    have, and `fresh`'s (a newly built model's) for the others."""
-    out = dict(weights)
-    old_row = {c: i + 1 for i, c in enumerate(old_alphabet)}
-    for name in ("rnn.1.embedding.weight", "rnn.1.embedding.bias"):
-        new = fresh[name].clone()
-        new[0] = weights[name][0].to(new.dtype)
-        for i, c in enumerate(new_alphabet, 1):
-            if c in old_row:
-                new[i] = weights[name][old_row[c]].to(new.dtype)
-        out[name] = new
-    return out
 
 
 def non_finite_tensors(tree, prefix=""):
@@ -191,66 +169,33 @@ def load_model_weights(model, state_dict, path):
         raise UserError(f"{path} does not fit this model (different architecture or alphabet): {first[:200]}") from None
 
 
-def rng_state():
-    """Every RNG a training step may draw from, in types that load with weights_only=True."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
-            "python": random.getstate()}
+def infer_model_args(state_dict):
+    """model_args of a plain state_dict (e.g. from the reference implementation), from its shapes."""
+    try:
+        return dict(img_h=32, num_channels=state_dict["cnn.conv0.weight"].shape[1],
+                    num_classes=state_dict["rnn.1.embedding.weight"].shape[0],
+                    hidden_size=state_dict["rnn.0.rnn.weight_hh_l0"].shape[1],
+                    cnn_width=state_dict["cnn.conv0.weight"].shape[0])
+    except (KeyError, AttributeError, IndexError):
+        raise UserError("not a CRNN checkpoint: expected keys cnn.conv0.weight, rnn.0.rnn.*, rnn.1.embedding.*") from None
 
 
-def set_rng_state(state):
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    version, internal, gauss_next = state["python"]
-    random.setstate((version, tuple(internal), gauss_next))
-
-
-def find_resumable(output_dir, log=print, remove_stale=True):
-    """--resume auto: (path, loaded checkpoint) of the readable training checkpoint (*.pth with
-    optimizer state) in output_dir that is furthest along, or (None, None). Unreadable files and
-    files with NaN/inf weights or optimizer state are skipped with a warning (checkpoint_prev.pth is
-    then the fallback); temp files left by a crash in the middle of a save are removed (remove_stale:
-    only by the run that holds the folder, utils/run_lock.py, never by an --eval_only beside it)."""
-    for stale in glob.glob(os.path.join(output_dir, "*.pth.tmp*")) if remove_stale else []:
-        log(f"removing {stale}: an unfinished checkpoint write from a crashed run")
-        try:
-            os.remove(stale)
-        except FileNotFoundError:  # another rank of this run removed it first
-            pass
-    best = None
-    for path in sorted(glob.glob(os.path.join(output_dir, "*.pth"))):
-        try:
-            ckpt = load_training_checkpoint(path)
-        except UserError as e:
-            log(f"warning: --resume auto skips {path}: {e}")
-            continue
-        if "optimizer" not in ckpt:
-            continue
-        bad = non_finite_tensors({"model": ckpt["model"], "ema": ckpt.get("ema", {}),
-                                  "optimizer": ckpt["optimizer"].get("state", {})})
-        if bad:
-            log(f"warning: --resume auto skips {path}: NaN or inf in {len(bad)} tensors (first: {bad[0]}), "
-                "e.g. a diverged run")
-            continue
-        key = (ckpt.get("global_step", 0), os.path.getmtime(path))
-        if best is None or key > best[0]:
-            best = (key, path, ckpt)
-    return best[1:] if best else (None, None)
-
-
-def start_checkpoint(resume, finetune, output_dir, eval_only, log):
-    """-> (loaded checkpoint or None, its path): --resume (or auto) or --finetune."""
-    if resume == "auto":
-        resume, ckpt = find_resumable(output_dir, log, not eval_only) if os.path.isdir(output_dir) else (None, None)
-        log(f"--resume auto: continuing from {resume}" if resume else
-            f"--resume auto: no checkpoint in {output_dir}, starting from scratch")
-        if resume is None and eval_only:
-            raise UserError(f"--eval_only --resume auto: no readable checkpoint in {output_dir}")
-        return ckpt, resume
-    source = resume or finetune
-    return (load_training_checkpoint(source) if source else None), source
+def load_crnn(path):
+    """-> (fp32 model in eval mode, alphabet, img_w, width_range or None). Accepts this repo's checkpoints (their EMA weights when
+    trained with --ema; the fp16 shipped model), {'state_dict': ...} checkpoints of the recipe / reference
+    implementation and bare state_dicts; DDP prefixes are stripped."""
+    ckpt = load_checkpoint(path)
+    if "model" in ckpt and "model_args" in ckpt:
+        check_metadata(dict(ckpt, alphabet=ckpt.get("alphabet", DEFAULT_ALPHABET)), path)
+        state, model_args = strip_prefixes(inference_weights(ckpt)), ckpt["model_args"]
+        alphabet, img_w = ckpt.get("alphabet", DEFAULT_ALPHABET), ckpt.get("img_w", RECIPE_IMG_W)
+        width_range = ckpt.get("width_range")
+    else:
+        state = strip_prefixes(ckpt.get("state_dict", ckpt))
+        model_args, alphabet, img_w, width_range = infer_model_args(state), DEFAULT_ALPHABET, RECIPE_IMG_W, None
+    if model_args["num_classes"] != len(alphabet) + 1:
+        raise UserError(f"{path}: the model has {model_args['num_classes']} classes but its alphabet "
+                        f"{alphabet!r} needs {len(alphabet) + 1}")
+    model = CRNN(**model_args)
+    load_model_weights(model, state, path)
+    return model.eval(), alphabet, img_w, width_range

@@ -1,11 +1,13 @@
-"""The training run of main.py: one `Trainer` holds the model, its optimizer, schedule, AMP scaler and EMA,
-where the run is, and the loop: steps, log lines, periodic validation and checkpoints, signals and the
-clock, and the seed's FPS / accuracy lines.
+"""The training run of main.py. A `Trainer` holds the model, its optimizer, schedule, AMP scaler and weight
+average, where the run is, and the loop: steps (training/step.py), log lines, periodic validation and
+checkpoints, signals and the clock, and the recipe's FPS / Accuracy lines.
 
-    trainer = Trainer(model, converter, loader, validate, config, device, dtype, channels_last, meta, log)
+    trainer = Trainer(model, loader, validation, config, placement=placement, converter=converter, meta=meta,
+                      log=print)
     trainer.resume(ckpt, path)    # a checkpoint with optimizer state (--resume)
     best_acc = trainer.fit()
 """
+import contextlib
 import math
 import os
 import time
@@ -13,18 +15,19 @@ from dataclasses import dataclass
 
 import torch
 
-from training.checkpoint import rng_state, save_checkpoint, set_rng_state, unwrap
+from inference.checkpoint import save_checkpoint
 from training.curves import MetricsLog
 from training.ema import EMA
 from training.optim import build_optimizer, build_scheduler
 from training.profiling import Profiler
 from training.record import write_record
-from training.step import StepRunner
+from training.resume import rng_state, set_rng_state
+from training.step import TrainStep
 from utils import distributed as dist
 from utils import signals
 from utils.device import flatten_lstms, make_scaler
 from utils.errors import UserError
-from utils.metrics import SmoothedValue
+from utils.metrics import SmoothedValue, Throughput, format_eta
 
 
 @dataclass(frozen=True)
@@ -55,34 +58,32 @@ class TrainConfig:
 
 
 class Trainer:
-    """`validate(model, name_suffix)` evaluates every validation set and returns the sample-weighted accuracy;
-    `meta` is what every checkpoint carries besides the training state (model_args, alphabet, widths, run)."""
+    """`validation(model, name_suffix)` evaluates every validation set and returns the sample-weighted accuracy
+    (training/evaluate.Validation); `meta` is what every checkpoint carries besides the training state
+    (model_args, alphabet, widths, run record)."""
 
-    def __init__(self, model, converter, loader, validate, config, device, dtype, channels_last, meta, log):
+    def __init__(self, model, loader, validation, config, *, placement, converter, meta, log):
         c = self.config = config
-        self.model, self.loader, self.validate, self.meta, self.log = model, loader, validate, meta, log
+        self.model, self.loader, self.validation, self.meta, self.log = model, loader, validation, meta, log
         self.world = dist.get_world_size()
         self.steps_per_epoch = min(len(loader), c.max_step if c.max_step is not None else len(loader))
         self.total_steps = c.epochs * self.steps_per_epoch if c.stop_step is None else \
             min(c.epochs * self.steps_per_epoch, c.stop_step)
-        step_model = model
-        if dist.is_dist():  # any torchrun launch, also of one process
-            step_model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=None if device.type == "cpu" else [device])
-        if c.compile:  # the step's module only: checkpoints and evaluation keep the plain model (no _orig_mod.)
-            step_model = torch.compile(step_model)
         self.lr = c.lr * (c.batch_size * self.world / 64 if c.lr_scaling == "linear" else 1)
-        self.optimizer = build_optimizer(c.optimizer, model.parameters(), self.lr, c.weight_decay, device)
+        self.optimizer = build_optimizer(c.optimizer, model.parameters(), self.lr, c.weight_decay, placement.device)
         self.scheduler = build_scheduler(self.optimizer, c.lr_schedule, c.epochs * self.steps_per_epoch,
                                          c.warmup_steps)
-        self.scaler = make_scaler(device, dtype, None if c.loss_scale == "dynamic" else float(c.loss_scale))
+        self.scaler = make_scaler(placement.device, placement.dtype,
+                                  None if c.loss_scale == "dynamic" else float(c.loss_scale))
         self.ema = EMA(model, c.ema) if c.ema else None
         if self.ema:  # a deep copy's LSTM weights are not one cuDNN chunk: each evaluation would copy and warn
             flatten_lstms(self.ema.module)
-        criterion = torch.nn.CTCLoss(blank=0, reduction="mean", zero_infinity=True)
-        self.step_runner = StepRunner(step_model, criterion, self.optimizer, self.scheduler, self.scaler, converter,
-                                      device, dtype, channels_last, c.grad_clip, c.max_bad_steps, self.ema)
-        self.profiler = Profiler(c.profiling, device, c.start_step, c.stop_step, c.output_dir)
+        step_model = dist.wrap_model(model, placement.device)
+        if c.compile:  # the step's module only: checkpoints and evaluation keep the plain model (no _orig_mod.)
+            step_model = torch.compile(step_model)
+        self.step_fn = TrainStep(step_model, self.optimizer, self.scheduler, self.scaler, converter, placement,
+                                 grad_clip=c.grad_clip, max_bad_steps=c.max_bad_steps, ema=self.ema)
+        self.profiler = Profiler(c.profiling, placement.device, c.start_step, c.stop_step, c.output_dir)
         self.epoch, self.step, self.global_step, self.best_acc = 0, 0, 0, 0.0
         self.resumed = False
         self.signal = 0
@@ -112,14 +113,14 @@ class Trainer:
         if latest != -earliest:  # e.g. --resume auto on several nodes, each with its own --output_dir
             raise UserError(f"the ranks start at different steps ({int(-earliest)} to {int(latest)}): every rank must "
                             "load the same checkpoint; on several nodes put --output_dir on a filesystem they all see")
-        self.metrics = MetricsLog(c.output_dir, self.global_step if self.resumed else None) \
+        self.metrics = MetricsLog(c.output_dir, self.global_step if self.resumed else None, self.log) \
             if dist.is_main_process() else None
         self.throughput = Throughput(c.batch_size * self.world)
         dist.save_on_master(write_record, self.meta["run"], c.output_dir)
         self.start = time.time()
         self.log(f"Training {c.epochs} epochs x {self.steps_per_epoch} steps, batch {c.batch_size} x {self.world} "
                  f"devices, lr {self.lr:g}")
-        with self.profiler, signals.deferred():
+        with self.profiler, signals.deferred(), self.metrics or contextlib.nullcontext():
             while self.epoch < c.epochs and self.global_step < self.total_steps:
                 loss, stopped = self.train_epoch()
                 self.log(f"Epoch {self.epoch} done: loss {loss:.4f}, FPS@all {self.throughput.fps:.2f}")
@@ -135,7 +136,7 @@ class Trainer:
                 if stopped:
                     break
         self.log(f"Training time: {time.time() - self.start:.1f} s, skipped non-finite steps: "
-                 f"{self.step_runner.bad_total}")
+                 f"{self.step_fn.bad_total}")
         self.log(f"FPS: {self.throughput.fps:.2f}")
         self.log(f"Accuracy: {self.best_acc:.4f}")
         return self.best_acc
@@ -153,7 +154,7 @@ class Trainer:
                 break
             data_time.update(time.perf_counter() - end)
             if images is not None:
-                pending.append(self.step_runner(images, labels))
+                pending.append(self.step_fn(images, labels))
             self.step, self.global_step = self.step + 1, self.global_step + 1
             log_line = self.step % c.print_freq == 0 or self.step == self.steps_per_epoch
             if log_line:  # waits for the device's queued steps: inside the step time, so that img/s is true
@@ -172,7 +173,7 @@ class Trainer:
         return (loss.global_avg if loss.count else math.nan), False
 
     def _read_losses(self, pending, meter):
-        self.step_runner.sync()
+        self.step_fn.sync()
         for value in torch.stack(pending).tolist() if pending else []:
             if math.isfinite(value):  # NaN marks a skipped step
                 meter.update(value)
@@ -202,8 +203,8 @@ class Trainer:
             self.metrics.add(step=self.global_step, epoch=self.epoch, loss=loss.avg, lr=lr, img_s=img_s)
 
     def save(self, best=False):
-        self.step_runner.sync()  # the schedule's position counts real updates only once bad steps are read
-        payload = {"model": unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
+        self.step_fn.sync()  # the schedule's position counts real updates only once bad steps are read
+        payload = {"model": dist.unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
                    "lr_scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), **self.meta,
                    "rng": rng_state(), "epoch": self.epoch, "step": self.step, "global_step": self.global_step,
                    "best_acc": self.best_acc, **({"ema": self.ema.state_dict()} if self.ema else {})}
@@ -213,36 +214,11 @@ class Trainer:
 
     def validate_and_save(self):
         if self.ema:  # the raw weights too, so that the average's gain is visible in the log
-            self.log(f"accuracy of the raw weights: {self.validate(self.model, ' (raw weights)'):.4f}")
-        acc = self.validate(self.ema.module if self.ema else self.model)
+            self.log(f"accuracy of the raw weights: {self.validation(self.model, ' (raw weights)'):.4f}")
+        acc = self.validation(self.ema.module if self.ema else self.model)
         improved = acc > self.best_acc or not os.path.exists(os.path.join(self.config.output_dir, "model_best.pth"))
         self.best_acc = max(acc, self.best_acc)
         self.log(f"accuracy: {acc:.4f}, best acc is: {self.best_acc:.4f}")
         if self.metrics:
             self.metrics.add(step=self.global_step, epoch=self.epoch, val_accuracy=acc)
         self.save(best=improved)
-
-
-def format_eta(seconds):
-    seconds = int(max(seconds, 0))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-class Throughput:
-    """img/s over steps after the first `warmup` (compile / allocator warm-up excluded), as the recipe does."""
-
-    def __init__(self, images_per_step, warmup=10):
-        self.images_per_step, self.warmup = images_per_step, warmup
-        self.steps, self.seconds, self.all_steps, self.all_seconds = 0, 0.0, 0, 0.0
-
-    def update(self, step_seconds):
-        self.all_steps += 1
-        self.all_seconds += step_seconds
-        if self.all_steps > self.warmup:
-            self.steps += 1
-            self.seconds += step_seconds
-
-    @property
-    def fps(self):
-        steps, secs = (self.steps, self.seconds) if self.steps else (self.all_steps, self.all_seconds)
-        return self.images_per_step * steps / secs if secs else 0.0
