@@ -7,7 +7,8 @@
 
 Inputs are image files (any size, colour or grayscale), folders of them, or
 .txt lists of paths (one per line; a `path<TAB>label` line uses the path, so an
-IIIT5K-style labels.txt works as is). Prints `file<TAB>text<TAB>confidence`
+IIIT5K-style labels.txt works as is; a relative path is taken in the list's folder,
+else in the current folder). Prints `file<TAB>text<TAB>confidence`
 per image, or one JSON list with --json. Reading is inference.Recognizer's
 (the same in Python); the preprocessing is that of evaluation in main.py.
 Words are decoded by a beam search with the shipped character language model
@@ -38,7 +39,8 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 def get_args_parser():
     p = Parser(description="CRNN word recognition on image files", examples=__doc__)
     p.add_argument("inputs", type=path_text, nargs="+",
-                   help="image files, folders of images, or .txt files listing image paths")
+                   help="image files, folders of images, or .txt files listing image paths (a relative path in a "
+                        "list is taken in the list's folder, else in the current folder)")
     p.add_argument("--model", type=existing_file, default=None,
                    help="checkpoint (.pth) or ONNX model (.onnx, fp32 or int8); default: the shipped weights/crnn.pth")
     p.add_argument("--batch_size", type=int_range(1, 4096), default=64, help="images per forward pass")
@@ -74,9 +76,24 @@ def list_images(inputs):
 
 
 def read_list(path):
-    base = os.path.dirname(path)
-    entries = [line.split("\t")[0].strip() for line in read_text(path, "list file").splitlines()]
-    return [e if os.path.isabs(e) else os.path.join(base, e) for e in entries if e]
+    """The image paths of a .txt list: a relative one is taken in the list's folder, else in the current folder;
+    an entry found in neither is an error naming both places."""
+    base, found, missing = os.path.dirname(path), [], []
+    for n, line in enumerate(read_text(path, "list file").splitlines(), 1):
+        entry = line.split("\t")[0].strip()
+        if not entry:
+            continue
+        tried = [entry] if os.path.isabs(entry) else [os.path.join(base, entry), entry]
+        hit = next((p for p in tried if os.path.isfile(p)), None)
+        found += [hit] if hit else []
+        missing += [] if hit else [(n, tried)]
+    if missing:
+        n, tried = missing[0]
+        places = " nor ".join(os.path.abspath(p) for p in dict.fromkeys(tried))
+        raise UserError(f"{len(missing)} of the {len(found) + len(missing)} images listed in {path} not found; "
+                        f"line {n}: not at {places} (a relative path is taken in the list's folder, then in the "
+                        "current folder)")
+    return found
 
 
 def closest_word(text, lexicon):
@@ -121,7 +138,7 @@ def unreadable_error(paths, reader, shown=3):
         try:
             reader.prepare(path)
         except (OSError, ValueError) as e:
-            reasons.append(f"{path}: {e}")
+            reasons.append(str(e))
     more = f"; {len(paths) - shown} more" if len(paths) > shown else ""
     return f"none of the {len(paths)} input images could be read ({'; '.join(reasons)}{more})"
 

@@ -14,6 +14,13 @@ and holding a digit. `first/last` counts the misreads that drop the first or
 the last character of the label (and are right otherwise). Prints one
 markdown row per model x width x decoder.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m bench.accuracy_by_length "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import os
 

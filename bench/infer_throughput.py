@@ -15,6 +15,13 @@ defaults of predict.py, so that decoding can be set beside reading. With
 --device cuda the table has PyTorch fp32 and fp16 autocast + channels_last on
 the GPU.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m bench.infer_throughput "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import copy
 import os
 import statistics

@@ -10,6 +10,13 @@ batches, datasets/width_batches.py). img/s per
 worker says how many --workers a device needs: a GPU training at 12,000 img/s
 needs 12,000 / (that number) workers, and as many free cores.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m bench.loader_throughput "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import itertools
 import os
 import tempfile

@@ -15,11 +15,17 @@ assets, --synth_val images). A finished row is not trained again and an unfinish
 at the end of the schedule) reads the labelled crops at each word's own width (100..256), by label length
 (bench/accuracy_by_length.py). Prints one markdown row per feature set.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m bench.synth_ablation "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import csv
 import glob
 import os
 import subprocess
-import sys
 
 from bench.accuracy_by_length import BUCKETS, read_labels, row
 from datasets.synth.build import ensure_synthetic

@@ -23,6 +23,13 @@ same machine, measured in the same run.
 and the share of a bf16 --matmul_n^3 matmul timed in the same process. Before it, a torch.profiler table of
 one seed-preset step at the first batch size: the top kernels by device time, and the step's wall time.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m bench.train_throughput "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import os
 import statistics
 import tempfile

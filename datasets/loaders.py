@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from torch.utils.data import DataLoader
 
 from datasets.lmdb_dataset import LmdbDataset
-from datasets.samplers import ResumableDistributedSampler, ShardSampler, worker_init
+from datasets.samplers import ResumableDistributedSampler, ShardSampler
+from datasets.workers import worker_init
+from datasets.synth.assets import check_generator
 from datasets.synth.stream import StreamSampler, SynthStream
 from datasets.transforms import Width
 from datasets.width_batches import EvalCollate, EvalWindows, TrainCollate, TrainWindows, window_group
@@ -80,6 +82,7 @@ def stream_loader(epoch_size, cfg, log, *, assets=None, words=None):
     if epoch_size < cfg.batch_size * cfg.world_size:
         raise UserError(f"--synth_train {epoch_size} is smaller than one global batch ({cfg.batch_size} x "
                         f"{cfg.world_size})")
+    check_generator(assets, cfg.converter.alphabet, words, log)
     log(f"Synthetic stream: {epoch_size} new images per epoch, rendered by {cfg.workers or 'the main'} "
         f"loader process{'es' if cfg.workers > 1 else ''} per device")
     dataset = SynthStream(cfg.seed, cfg.converter, cfg.max_label_len, width=cfg.width, assets=assets, words=words)

@@ -1,8 +1,6 @@
 """Samplers: a resumable DistributedSampler for training, an unpadded shard for evaluation."""
-import torch
 from torch.utils.data import DistributedSampler, Sampler
 
-from utils.signals import leave_to_parent
 
 
 class ResumableDistributedSampler(DistributedSampler):
@@ -37,9 +35,3 @@ class ShardSampler(Sampler):
 
     def __len__(self):
         return len(self.indices)
-
-
-def worker_init(_):
-    # One thread per loader worker: the training process owns the cores.
-    torch.set_num_threads(1)
-    leave_to_parent()

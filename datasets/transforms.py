@@ -71,7 +71,11 @@ def choose_width(*, img_w=None, fixed_width=False, min_w=None, max_w=None, width
 
 
 def preprocess(image, width):
-    """PIL image of any mode and size -> float32 array [1, 32, width.of(image size)]."""
+    """PIL image of any mode and size -> float32 array [1, 32, width.of(image size)]. An image with an alpha
+    channel is laid over white first (as a viewer shows it): converting it straight to gray would drop the
+    alpha and turn dark text on a transparent background into a black image."""
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
+        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA"))
     image = image.convert("L")
     image = image.resize((width.of(*image.size), IMG_H), Image.BICUBIC)
     x = np.asarray(image, dtype=np.float32) / 255.0

@@ -21,6 +21,8 @@ from the recipe's plain batches.
 import numpy as np
 import torch
 
+from datasets.workers import windows
+
 WINDOW_SAMPLES = 4096  # samples sorted together: enough for tight width bands, ~80 MB of images
 
 
@@ -90,7 +92,7 @@ class EvalWindows:
         self.loader, self.pin_memory = loader, loader.pin_memory
 
     def __iter__(self):
-        for window in self.loader:
+        for window in windows(self.loader):
             yield from window
 
 
@@ -112,6 +114,6 @@ class TrainWindows(EvalWindows):
 
     def __iter__(self):
         skip, self.skip = self.skip, 0
-        for window in self.loader:
+        for window in windows(self.loader):
             yield from window[skip:]
             skip = 0

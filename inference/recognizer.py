@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 
 from datasets.transforms import RECIPE_IMG_W, Width, choose_width, decode_image, preprocess
 from datasets.width_batches import by_width
 from decoding import ctc_decoder
 from inference.checkpoint import load_crnn
+from inference.inputs import array_to_image, check_image_type, read_file
 from inference.onnx_runtime import make_session, onnx_width
 from utils.device import Placement, select_device
 from utils.errors import UserError
@@ -105,15 +105,17 @@ class Recognizer:
         return f"{self.path} ({self.engine}; {self.width.describe()}; {self.decoder.describe()})"
 
     def prepare(self, image):
-        """A path, PIL image or array (H x W gray or H x W x 3 RGB, uint8) -> the model's input [1, 32, W].
-        OSError / ValueError for a file that cannot be read or decoded."""
+        """An image (inference/inputs.py: a path, a PIL image or a numpy array) -> the model's input [1, 32, W].
+        OSError / ValueError naming the file or the array when it cannot be read; TypeError for another type."""
+        check_image_type(image)
         if isinstance(image, (str, os.PathLike)):
-            with open(image, "rb") as f:
-                return decode_image(f.read(), self.width)
+            data = read_file(image)
+            try:
+                return decode_image(data, self.width)
+            except ValueError as e:
+                raise ValueError(f"{os.fspath(image)}: {e}") from None
         if isinstance(image, np.ndarray):
-            image = Image.fromarray(image)
-        if not isinstance(image, Image.Image):
-            raise TypeError(f"expected a path, a PIL image or a numpy array, got {type(image).__name__}")
+            image = array_to_image(image)
         return preprocess(image, self.width)
 
     def read(self, image):
@@ -130,7 +132,7 @@ class Recognizer:
             except (OSError, ValueError) as e:
                 if not skip_unreadable:
                     raise
-                print(f"warning: skipping {image}: {e}", file=sys.stderr, flush=True)
+                print(f"warning: skipped an image that cannot be read: {e}", file=sys.stderr, flush=True)
                 inputs.append(None)
         kept = [i for i, x in enumerate(inputs) if x is not None]
         for group in by_width([inputs[i].shape[-1] for i in kept], self.batch_size):

@@ -149,9 +149,12 @@ def run_in_process(argv, env):
         os.chdir(ROOT)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                script = argv[1].replace(".", "/") + ".py" if argv[0] == "-m" else argv[0]
-                sys.argv = [script, *argv[2 if argv[0] == "-m" else 1:]]
-                runpy.run_path(os.path.join(ROOT, script), run_name="__main__")
+                if argv[0] == "-m":  # as `python -m`: a module of its package
+                    sys.argv = [argv[1].replace(".", "/") + ".py", *argv[2:]]
+                    runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+                else:
+                    sys.argv = list(argv)
+                    runpy.run_path(os.path.join(ROOT, argv[0]), run_name="__main__")
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
             except BaseException:  # what a user would see as a crash

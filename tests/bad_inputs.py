@@ -19,6 +19,7 @@ from bad_input_kit import (  # (run_case, error_lines: also for tests/test_error
     LATIN1, TINY_ARGS, broken_images_lmdb, checkpoint, data_dir, error_lines, finished_checkpoint, folder_of,
     good_lmdb, launcher, main_py, nan_checkpoint, npy_file, npz_file, onnx_model, print_table, raw_lmdb, result_files, run_case,
     runner, saved_file, truncated_checkpoint, truncated_mdb, write)
+from bad_generator_inputs import AS_FILE_CASES, GENERATOR_CASES, READING_CASES
 from bad_offline_inputs import OFFLINE_CASES
 from conftest import word_image, write_lmdb
 
@@ -114,10 +115,10 @@ CASES = [
      lambda t: (runner(t, "--input", folder_of(write(f"{t}/in/a.bin", b"\0" * 12800)), "--output",
                        write(f"{t}/o", "x"), "--output_dirname", "r"), []), ["--output", "is a file"]),
     ("tools/create_lmdb_dataset.py", OUT, "--output is a file",
-     lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", t, "--output", write(f"{t}/o", "x")], []),
+     lambda t: (["-m", "tools.create_lmdb_dataset", "--input_dir", t, "--output", write(f"{t}/o", "x")], []),
      ["--output", "is a file"]),
     ("tools/create_lmdb_dataset.py", OUT, "--output is an existing LMDB",
-     lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", t, "--output", good_lmdb(f"{t}/l")], []),
+     lambda t: (["-m", "tools.create_lmdb_dataset", "--input_dir", t, "--output", good_lmdb(f"{t}/l")], []),
      ["not empty", "never overwritten"]),
     # -- text files that are not UTF-8 ----------------------------------------------------------------------------
     ("main.py", TEXT, "--alphabet file in Latin-1",
@@ -127,7 +128,7 @@ CASES = [
      lambda t: (["postpossess_CRNN_pytorch.py", folder_of(write(f"{t}/res/test_1_0.bin", b"\0" * 3848)),
                  write(f"{t}/label.txt", b"test_1.bin:caf\xe9\n")], []), ["label.txt is not UTF-8 text"]),
     ("tools/create_lmdb_dataset.py", TEXT, "ground-truth file in Latin-1",
-     lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", t, "--gt_file", write(f"{t}/gt.txt", LATIN1),
+     lambda t: (["-m", "tools.create_lmdb_dataset", "--input_dir", t, "--gt_file", write(f"{t}/gt.txt", LATIN1),
                  "--output", f"{t}/o"], [f"{t}/o"]), ["gt.txt is not UTF-8 text"]),
     ("predict.py", TEXT, "--lexicon in Latin-1",
      lambda t: (["predict.py", "--model", checkpoint(f"{t}/c.pth"), "--lexicon", write(f"{t}/lex.txt", LATIN1),
@@ -206,7 +207,7 @@ CASES = [
                 [f"{t}/new", f"{t}/label.txt"]),
      ["none of its 2 labelled images", "image-000000001: undecodable image", "nothing written"]),
     ("tools/create_lmdb_dataset.py", NOTHING, "nothing written (every image missing)",
-     lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", t, "--gt_file", write(f"{t}/gt.txt", "a.png\tab\n"),
+     lambda t: (["-m", "tools.create_lmdb_dataset", "--input_dir", t, "--gt_file", write(f"{t}/gt.txt", "a.png\tab\n"),
                  "--output", f"{t}/o"], [f"{t}/o"]), ["no sample was written", "nothing created"]),
     # -- the launchers' own flags ---------------------------------------------------------------------------------
     ("test/train_full_8p.sh", LAUNCH, "--nproc 0", lambda t: (launcher("--nproc", "0"), []), ["--nproc", "1.."]),
@@ -308,6 +309,7 @@ CASES = [
      lambda t: (["pth2onnx.py", checkpoint(f"{t}/a.pth", alphabet="abc"), f"{t}/a.onnx"], [f"{t}/a.onnx"]),
      ["37 classes but its alphabet"]),
     *OFFLINE_CASES,  # the offline chain: tests/bad_offline_inputs.py
+    *GENERATOR_CASES, *READING_CASES, *AS_FILE_CASES,  # tests/bad_generator_inputs.py
     # -- a run that fails before it starts removes the --output_dir it created ------------------------------
     *([("main.py", LEFT, "--device cuda without a GPU",
         lambda t: (main_py("--data_path", data_dir(t), "--output_dir", f"{t}/{NEW}") + ["--device", "cuda"],

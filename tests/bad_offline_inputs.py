@@ -26,9 +26,9 @@ OFFLINE_CASES = [
     ("postpossess_CRNN_pytorch.py", OFFLINE, "label file does not exist",
      lambda t: (["postpossess_CRNN_pytorch.py", t, f"{t}/none.txt"], []), ["label_file", "does not exist"]),
     ("tools/create_lmdb_dataset.py", OFFLINE, "--input_dir does not exist",
-     lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", f"{t}/x", "--output", f"{t}/o"], [f"{t}/o"]),
+     lambda t: (["-m", "tools.create_lmdb_dataset", "--input_dir", f"{t}/x", "--output", f"{t}/o"], [f"{t}/o"]),
      ["--input_dir", "does not exist"]),
     ("tools/create_lmdb_dataset.py", OFFLINE, "ground-truth file does not exist",
-     lambda t: (["tools/create_lmdb_dataset.py", "--input_dir", t, "--gt_file", f"{t}/gt.txt", "--output", f"{t}/o"],
+     lambda t: (["-m", "tools.create_lmdb_dataset", "--input_dir", t, "--gt_file", f"{t}/gt.txt", "--output", f"{t}/o"],
                 [f"{t}/o"]), ["--gt_file", "does not exist"]),
 ]

@@ -11,8 +11,8 @@ from PIL import Image, ImageFont
 
 import main
 from conftest import write_lmdb
-from datasets.synth.assets import assets_dir, load_renderer
-from datasets.synth.build import synth_dir
+from datasets.synth.assets import assets_dir, check_generator, find_words, load_renderer
+from datasets.synth.build import ensure_synthetic, synth_dir
 from datasets.synth.coverage import drawn
 from inference import Recognizer
 from inference.checkpoint import load_training_checkpoint
@@ -86,9 +86,25 @@ def test_the_alphabet_names_the_cache(tmp_path):
     assert any("alphabet94" in n for n in names)
 
 
-def test_a_character_no_font_draws_is_one_error():
+def test_a_character_no_font_draws_is_one_error(tmp_path):
     with pytest.raises(UserError, match="no font of the synthetic generator draws '\U00013000' of --alphabet"):
         load_renderer(alphabet="ab\U00013000")
+    with pytest.raises(UserError, match="no font of the synthetic generator draws"):  # before any set is built
+        ensure_synthetic(64, 8, seed=0, root=str(tmp_path), alphabet="ab\U00013000", log=None)
+    assert not [name for name in os.listdir(tmp_path) if name.startswith("synth_")]
+
+
+def test_a_word_list_is_checked_and_its_words_counted(tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("cab\nabba\nhello\nbad word\nABC\n" + "a" * 17 + "\n", encoding="utf-8")
+    logs = []
+    check_generator(alphabet="abc", words=str(words), log=logs.append)
+    assert logs == [f"warning: 3 of 6 words of --synth_words {words} can be written in --alphabet (3 characters); "
+                    "the generator leaves the others out"]
+    assert find_words(words=str(words), alphabet="abc") == ["ABC", "abba", "cab"]  # a one-case alphabet: any case
+    assert find_words(words=str(words)) == ["ABC", "abba", "cab", "hello"]         # the default 0-9a-z
+    with pytest.raises(UserError, match="none of the 6 words of --synth_words .* can be written in --alphabet"):
+        check_generator(alphabet="xyz", words=str(words))
 
 
 def first_sample(renderer, wanted):

@@ -14,13 +14,19 @@ np.array_split along --output_batchsize_axis and written as
 summary goes to <output>/<output_dirname>_summary.json, outside the result
 folder. Named so that it never shadows the real `ais_bench` package.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m tools.ais_bench_runner "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import argparse
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 import numpy as np

@@ -16,11 +16,17 @@ CC BY-SA 4.0) or a UTF-8 file of words, one per line (a `word<TAB>...` line uses
 Words are lower-cased and reduced to their letters (don't -> dont, as the benchmark protocol reads
 it); a word with any character outside a-z after that is left out and counted.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m tools.build_char_lm "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import collections
 import json
 import os
 import re
-import sys
 
 import numpy as np
 

@@ -9,6 +9,13 @@
 Images are stored as they are (encoded bytes) after a decode check; entries
 are skipped, counted and reported by reason.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m tools.create_lmdb_dataset "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import collections
 import io
 import os

@@ -10,6 +10,13 @@ training/record.py)}. predict.py, pth2onnx.py and
 main.py (--eval_only --resume, --finetune) read it like any checkpoint; the
 weights are cast back to fp32 when loaded.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m tools.export_weights "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import os
 
 

@@ -20,6 +20,13 @@ LICENSES.tsv names each file's package and licence. Fonts are named by file name
 package's name in front), which is also the order the generator draws them in. The folder is built
 as OUTPUT.part and renamed when complete.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m tools.pack_synth_assets "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import os
 import re
 import shutil

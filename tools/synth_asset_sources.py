@@ -4,6 +4,13 @@ A source is a Debian package (.deb), an npm package (.tgz, e.g. one of @fontsour
 packages) or a folder (an installed package, the trdg wheel). Each is opened into a Source: its
 name, its licence text as the package states it, its font files and its photos.
 """
+import sys
+
+if not __package__:  # run as a file: the repository's packages are not on the import path
+    print("error: run it from the repository root as a module: python -m tools.synth_asset_sources "
+          + " ".join(sys.argv[1:]), file=sys.stderr)
+    sys.exit(2)
+
 import glob
 import json
 import os

@@ -1,5 +1,18 @@
-"""The one exception type for bad user input: entry scripts print it as one line."""
+"""The one exception type for bad user input and failed work: entry scripts print it as one line."""
+import re
 
 
 class UserError(Exception):
-    """A problem the user can fix (a path, a flag, a file); printed without a traceback."""
+    """A problem the user can fix (a path, a flag, a file), or work that failed in another process; printed
+    without a traceback."""
+
+
+def in_one_line(error):
+    """An exception as one line: its message's last line (where an exception a DataLoader re-raises from a
+    worker ends with the original's 'module.Type: message'), after 'Type: ' unless it is a UserError."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    last, name = (lines[-1] if lines else ""), type(error).__name__
+    own = re.match(rf"(?:[\w.]+\.)?{re.escape(name)}: (.*)", last)
+    if own:
+        last = own.group(1)
+    return (last if isinstance(error, UserError) else f"{name}: {last}".rstrip(": "))[:300]

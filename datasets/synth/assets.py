@@ -20,7 +20,7 @@ import string
 import numpy as np
 from PIL import Image, ImageFont
 
-from datasets.synth.coverage import drawn
+from datasets.synth.coverage import drawn, fonts_for
 from datasets.synth.render import SynthRenderer
 from utils.errors import UserError
 from utils.files import read_text
@@ -32,6 +32,7 @@ SYSTEM_FONT_DIRS = ["/usr/share/fonts", "/usr/local/share/fonts", os.path.expand
 FONT_EXTS = ("ttf", "otf", "ttc", "woff", "woff2")  # .ttc: a collection, its first face is drawn
 MANIFEST = "MANIFEST.tsv"
 REQUIRED_GLYPHS = string.ascii_letters + string.digits
+MAX_WORD = 16  # the longest list word the generator writes (a label holds at most text.MAX_LABEL characters)
 PACK_HINT = "make one with: python -m tools.pack_synth_assets DIR (see its --help)"
 
 
@@ -137,9 +138,9 @@ def find_fonts(assets=None, alphabet=None):
     return fonts
 
 
-def find_words(assets=None, max_len=16, words=None):
-    """The word list: `words` (a file, or the name of one of the assets folder's dicts/, e.g. cn), else the
-    folder's English list; for the default alphabet only its ASCII words."""
+def read_words(assets=None, words=None):
+    """-> (the word list's path or None, its distinct entries in file order): `words` (a file, or the name of one
+    of the assets folder's dicts/, e.g. cn), else the folder's English list; ([], None) without one."""
     root = assets_dir(assets)
     path = os.path.join(root, "dicts", f"{words or 'en'}.txt") if root else None
     if words and os.path.isfile(words):
@@ -150,11 +151,58 @@ def find_words(assets=None, max_len=16, words=None):
         raise UserError(f"--synth_words {words}: no such file, nor a word list of the assets folder "
                         f"({', '.join(known) or 'none: install trdg or give --synth_assets'})")
     if not path or not os.path.isfile(path):
-        return []
-    text = read_text(path, "word list")
-    found = {line.split("\t")[0].strip() for line in text.splitlines()}
-    keep = (lambda w: w.isascii() and w.isalpha()) if words is None else (lambda w: not any(c.isspace() for c in w))
-    return sorted(w for w in found if w and keep(w) and len(w) <= max_len)
+        return None, []
+    entries = (line.split("\t")[0].strip() for line in read_text(path, "word list").splitlines())
+    return path, list(dict.fromkeys(e for e in entries if e))
+
+
+def word_fits(word, alphabet=None, max_len=MAX_WORD):
+    """Whether the generator can write `word` and label it: at most max_len characters, no space; for the default
+    alphabet (None) printable ASCII holding a letter or digit (punctuation is drawn, not labelled), for another
+    alphabet every character in it (case folded for a one-case alphabet)."""
+    if not word or len(word) > max_len or any(c.isspace() for c in word):
+        return False
+    if alphabet is None:
+        return word.isascii() and word.isprintable() and any(c.isalnum() for c in word)
+    if not (any(c.isupper() for c in alphabet) and any(c.islower() for c in alphabet)):
+        word = word.upper() if alphabet == alphabet.upper() else word.lower()
+    return set(word) <= set(alphabet)
+
+
+def find_words(assets=None, words=None, alphabet=None):
+    """The words of the list (read_words) that the generator can write in `alphabet` (word_fits); the default
+    English list gives its plain ASCII words."""
+    _, entries = read_words(assets, words)
+    plain = words is None  # the assets' English list: its plain words, not its abbreviations and codes
+    return sorted(w for w in entries if word_fits(w, alphabet) and (not plain or w.isascii() and w.isalpha()))
+
+
+def check_generator(assets=None, alphabet=None, words=None, log=print):
+    """Every input of the generator, checked once in the process that starts the run, before any data is built
+    or any worker starts (a worker that met the problem would fail in its own process, where a pool starts it
+    again and again): the assets folder, fonts that draw the alphabet, and a word list (--synth_words) that is
+    UTF-8 text holding words the alphabet can write. A list of which only some words fit is a warning that
+    counts them."""
+    alphabet = None if alphabet in (None, DEFAULT_ALPHABET) else alphabet
+    fonts = find_fonts(assets, alphabet)
+    if alphabet is not None:
+        fonts_for(fonts, alphabet)
+    if words is None:
+        return
+    path, entries = read_words(assets, words)
+    if not entries:
+        raise UserError(f"--synth_words {path} holds no words: give a UTF-8 text file with one word a line")
+    kept = [w for w in entries if word_fits(w, alphabet)]
+    which = "the default alphabet 0-9a-z" if alphabet is None else f"--alphabet ({len(alphabet)} characters)"
+    if not kept:
+        shown = ", ".join(repr(w[:20]) for w in entries[:3])
+        raise UserError(f"none of the {len(entries)} words of --synth_words {path} can be written in {which} "
+                        f"(e.g. {shown}; a word must be at most {MAX_WORD} characters, without spaces, each one "
+                        "in the alphabet): give a word list in the alphabet's characters, or the --alphabet of its "
+                        "language")
+    if len(kept) < len(entries):
+        log(f"warning: {len(kept)} of {len(entries)} words of --synth_words {path} can be written in {which}; "
+            "the generator leaves the others out")
 
 
 def find_backgrounds(assets=None, max_side=400):
@@ -175,5 +223,5 @@ def load_renderer(assets=None, features=None, alphabet=None, words=None):
     (None: $CRNN_SYNTH_FEATURES); `alphabet` (None: the default 0-9a-z) is what it writes, `words` its word
     list (find_words)."""
     alphabet = None if alphabet in (None, DEFAULT_ALPHABET) else alphabet
-    return SynthRenderer(find_fonts(assets, alphabet), find_words(assets, words=words), find_backgrounds(assets),
+    return SynthRenderer(find_fonts(assets, alphabet), find_words(assets, words, alphabet), find_backgrounds(assets),
                          features, alphabet)

@@ -19,19 +19,22 @@ import multiprocessing as mp
 import os
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from tqdm import tqdm
 
 from datasets.lmdb_format import LmdbWriter
-from datasets.synth.assets import ASSETS_ENV, assets_dir, font_candidates, load_renderer
+from datasets.synth.assets import ASSETS_ENV, assets_dir, check_generator, font_candidates, load_renderer
 from datasets.synth.features import LENGTH_WEIGHTS, features, override_tag
+from utils.errors import UserError, in_one_line
 from utils.label_converter import DEFAULT_ALPHABET
 
 VERSION = 6  # the generator's design, for people (v6: crops that cut into letters, words 8-12 px high)
 CODE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_SPLIT, VAL_SPLIT = 0, 1
 CHUNK = 256
-_renderer = None
+_generator, _renderer = None, None
 
 
 def default_cache_root():
@@ -78,27 +81,42 @@ def generator_identity(assets=None, alphabet=None, words=None):
 
 
 def _init_worker(assets, alphabet=None, words=None):
-    global _renderer
-    _renderer = load_renderer(assets, alphabet=alphabet, words=words)
+    """Remembers what to render with. The renderer is built by the worker's first job, not here: an exception
+    there reaches the parent as that job's, where a failing pool initializer is only started again."""
+    global _generator, _renderer
+    _generator, _renderer = (assets, alphabet, words), None
 
 
 def _render_chunk(job):
+    global _renderer
+    if _renderer is None:
+        assets, alphabet, words = _generator
+        _renderer = load_renderer(assets, alphabet=alphabet, words=words)
     seed, split, start, stop = job
     return [_renderer.sample(seed, split, i) for i in range(start, stop)]
 
 
 def write_split(path, num, seed, split, *, workers, desc, assets=None, alphabet=None, words=None):
-    """Render samples 0..num-1 of `split` into a new LMDB at `path`."""
+    """Render samples 0..num-1 of `split` into a new LMDB at `path`. An exception in a worker process, or a
+    worker that dies, ends the build at once with one line saying so (the caller removes the folder)."""
     jobs = [(seed, split, s, min(s + CHUNK, num)) for s in range(0, num, CHUNK)]
     with LmdbWriter(path) as writer, tqdm(total=num, desc=desc, unit="img", mininterval=2) as bar:
         if workers <= 1:
             _init_worker(assets, alphabet, words)
-            chunks = map(_render_chunk, jobs)
-            _write_chunks(writer, bar, chunks)
-        else:
-            with mp.get_context("spawn").Pool(workers, initializer=_init_worker,
-                                              initargs=(assets, alphabet, words)) as pool:
-                _write_chunks(writer, bar, pool.imap(_render_chunk, jobs))
+            _write_chunks(writer, bar, map(_render_chunk, jobs))
+            return
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(assets, alphabet, words))
+        try:
+            _write_chunks(writer, bar, pool.map(_render_chunk, jobs))
+        except BrokenProcessPool:
+            raise UserError(f"a process rendering the {desc} images died (killed by a signal, e.g. out of "
+                            "memory): build with fewer processes or free memory, then run again") from None
+        except Exception as e:  # raised in a worker and passed on by the pool
+            raise UserError(f"rendering the {desc} images failed in a worker process: {in_one_line(e)}") \
+                from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # the jobs not started are dropped
 
 
 def _write_chunks(writer, bar, chunks):
@@ -124,6 +142,7 @@ def ensure_synthetic(num_train, num_val, seed, *, root=None, workers=None, build
         while not os.path.isfile(ready):
             time.sleep(2)
         return out
+    check_generator(assets, alphabet, words, log)
     workers = workers or min(16, os.cpu_count() or 1)
     log(f"Building synthetic data ({num_train} train + {num_val} val word images, {workers} processes) in {out}")
     tmp = f"{out}.tmp{os.getpid()}"

@@ -15,6 +15,8 @@ import unicodedata
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from utils.errors import UserError
+
 PROBE = 16
 CASE_PAIRS = "aegmr"
 
@@ -102,3 +104,18 @@ def font_coverage(path, alphabet):
         json.dump({"covered": "".join(sorted(covered)), "caps_only": caps_only}, f, ensure_ascii=False)
     os.replace(tmp, cache)
     return frozenset(covered), caps_only
+
+
+def fonts_for(fonts, alphabet):
+    """-> (the fonts that draw some of `alphabet`, {font: (characters it draws, caps_only)}); a UserError naming
+    the characters no font draws."""
+    coverage = {p: font_coverage(p, alphabet) for p in fonts}
+    usable = [p for p in fonts if coverage[p][0]]
+    covered = set().union(*(coverage[p][0] for p in usable)) if usable else set()
+    missing = [c for c in alphabet if c not in covered and not c.isspace()]
+    if missing:
+        shown = "".join(missing[:40]) + (f" ... ({len(missing)} in all)" if len(missing) > 40 else "")
+        raise UserError(f"no font of the synthetic generator draws {shown!r} of --alphabet (of {len(fonts)} fonts "
+                        f"checked): add fonts that do, e.g. python -m tools.pack_synth_assets DIR --apt "
+                        "fonts-noto-cjk --alphabet FILE, then --synth_assets DIR")
+    return usable, coverage

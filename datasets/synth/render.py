@@ -19,12 +19,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from datasets.synth.alphabet_text import AlphabetText
-from datasets.synth.coverage import font_coverage
+from datasets.synth.coverage import fonts_for
 from datasets.synth.features import features as feature_table
 from datasets.synth.paint import paint
 from datasets.synth.shape import arc, crop, stack_below, warp
 from datasets.synth.text import MAX_LABEL, TextSampler, alnum  # noqa: F401  (MAX_LABEL, alnum: the API)
-from utils.errors import UserError
 
 OUT_H = 32
 # One drawing size: every crop is scaled to 32 px high anyway, and one size (with bolder letters made
@@ -50,26 +49,13 @@ class SynthRenderer:
         self.text = TextSampler(words, self.f)
         self.alphabet_text, self.coverage, self.skipped_fonts = None, {}, 0
         if alphabet is not None:
-            fonts = self._cover(fonts, alphabet)
+            usable, self.coverage = fonts_for(fonts, alphabet)
+            self.skipped_fonts = len(fonts) - len(usable)
+            fonts = usable
             self.alphabet_text = AlphabetText(alphabet, words, self.f)
         self.fonts = fonts
         self.script_fonts = [p for p in fonts if SCRIPT_NAMES.search(p.rsplit("/", 1)[-1])]
         self._font_cache, self._glyph_cache = {}, {}
-
-    def _cover(self, fonts, alphabet):
-        """The fonts that draw some of the alphabet (the rest skipped and counted); every character must be
-        drawn by one of them."""
-        self.coverage = {p: font_coverage(p, alphabet) for p in fonts}
-        usable = [p for p in fonts if self.coverage[p][0]]
-        self.skipped_fonts = len(fonts) - len(usable)
-        drawn = set().union(*(self.coverage[p][0] for p in usable)) if usable else set()
-        missing = [c for c in alphabet if c not in drawn and not c.isspace()]
-        if missing:
-            shown = "".join(missing[:40]) + (f" ... ({len(missing)} in all)" if len(missing) > 40 else "")
-            raise UserError(f"no font of the synthetic generator draws {shown!r} of --alphabet (of {len(fonts)} fonts "
-                            f"checked): add fonts that do, e.g. python -m tools.pack_synth_assets DIR --apt "
-                            "fonts-noto-cjk --alphabet FILE, then --synth_assets DIR")
-        return usable
 
     def sample_text(self, rng):
         return self.text.sample_text(rng)

@@ -1,0 +1,94 @@
+"""The Python reader takes what Python users pass: every usual dtype and shape of array reads the word the
+file reads; anything else is refused by name (inference/inputs.py holds the rule)."""
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ROOT
+from inference import Recognizer
+from utils.errors import UserError
+
+SAMPLE = os.path.join(ROOT, "weights", "sample_welcome.png")
+GRAY = np.asarray(Image.open(SAMPLE).convert("L"))                        # uint8 H x W, dark text on light
+
+
+def rgba_dark_text_on_transparent():
+    out = np.zeros(GRAY.shape + (4,), np.uint8)
+    out[..., 3] = 255 - GRAY                                               # ink opaque, paper transparent
+    return out
+
+
+READS = {  # what a user passes -> it reads "welcome" as the file does
+    "uint8 H x W": GRAY,
+    "uint8 H x W x 1": GRAY[:, :, None],
+    "uint8 H x W x 3": np.repeat(GRAY[:, :, None], 3, 2),
+    "uint8 H x W x 4, opaque": np.dstack([np.repeat(GRAY[:, :, None], 3, 2), np.full_like(GRAY, 255)]),
+    "uint8 H x W x 4, text on transparent": rgba_dark_text_on_transparent(),
+    "bool H x W": GRAY > 128,
+    "float32 in [0, 1]": GRAY.astype(np.float32) / 255,
+    "float64 in [0, 1], H x W x 3": np.repeat(GRAY[:, :, None], 3, 2) / 255.0,
+    "float16 in [0, 1]": (GRAY / 255).astype(np.float16),
+    "float32 in [0, 255]": GRAY.astype(np.float32),
+    "uint16 (16-bit)": GRAY.astype(np.uint16) * 257,
+    "int64 in 0..255": GRAY.astype(np.int64),
+    "a non-contiguous view": np.repeat(GRAY[:, :, None], 3, 2)[:, :, ::-1],
+    "a PIL image": Image.open(SAMPLE),
+    "a PIL RGBA image": Image.fromarray(rgba_dark_text_on_transparent(), "RGBA"),
+    "a path": SAMPLE,
+}
+
+REFUSED = {  # what a user passes -> (exception type, the message names ...)
+    "an empty array": (np.zeros((0, 0), np.uint8), ValueError, "empty array of shape (0, 0) and dtype uint8"),
+    "a 4-D batch": (GRAY[None, :, :, None], ValueError, f"shape {(1, *GRAY.shape, 1)} and dtype uint8"),
+    "H x W x 2": (np.zeros((32, 90, 2), np.uint8), ValueError, "shape (32, 90, 2)"),
+    "a complex array": (GRAY.astype(np.complex64), ValueError, "dtype complex64: pixels must be bool, integers"),
+    "an object array": (GRAY.astype(object), ValueError, "dtype object"),
+    "a string array": (np.full((32, 90), "a"), ValueError, "dtype <U1"),
+    "NaN in a float array": (np.full((32, 90), np.nan, np.float32), ValueError, "holding NaN or inf"),
+    "negative integers": (GRAY.astype(np.int32) - 300, ValueError, "integer pixels are 0..255"),
+    "floats above 255": (GRAY.astype(np.float32) * 2, ValueError, "float pixels are in [0, 1] (or 0..255)"),
+    "a torch tensor": (torch.zeros(1, 32, 90), TypeError, "got Tensor: pass tensor.permute(1, 2, 0).numpy()"),
+    "a list": ([[0, 1]], TypeError, "got list"),
+    "a missing file": (os.path.join(ROOT, "nope.png"), OSError, f"cannot read image file {ROOT}/nope.png"),
+    "a folder": (ROOT, OSError, f"cannot read image file {ROOT}"),
+}
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return Recognizer(decoder="greedy", device="cpu", precision="fp32")
+
+
+@pytest.mark.parametrize("name", list(READS))
+def test_each_usual_image_reads_the_word(reader, name):
+    result = reader.read(READS[name])
+    assert result.text == "welcome" and result.confidence > 0.3, (name, result)
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_anything_else_is_refused_by_name(reader, name):
+    image, error, fragment = REFUSED[name]
+    with pytest.raises(error) as caught:
+        reader.read(image)
+    assert fragment in str(caught.value), str(caught.value)
+
+
+def test_an_undecodable_file_is_named(reader, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG not really")
+    with pytest.raises(ValueError, match=f"{bad}: undecodable image"):
+        reader.read(str(bad))
+    assert reader.read_many([str(bad), GRAY], skip_unreadable=True)[0] is None
+
+
+def test_decoder_names_and_options_are_checked(reader):
+    with pytest.raises(UserError, match="unknown decoder 'beem': choose one of greedy, beam"):
+        Recognizer(decoder="beem")
+    with pytest.raises(UserError, match="lm_weight applies to the beam decoder only"):
+        Recognizer(decoder="greedy", lm_weight=0.5)
+    with pytest.raises(TypeError):
+        Recognizer(None, "greedy")                                        # options by name only
+    assert Recognizer(beam_width=2, device="cpu").read(GRAY).text == "welcome"
