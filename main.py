@@ -23,6 +23,7 @@ from datasets.transforms import RECIPE_IMG_W, choose_width
 from datasets.width_flags import add_width_args, width_flags
 from decoding.flags import add_decoder_args, decoder_from_args
 from inference.checkpoint import inference_weights, load_model_weights
+from inference.orientation import add_orientation_arg
 from models.crnn import CRNN, SETTINGS, default_args, output_length
 from training.eval_report import find_eval_sets
 from training.evaluate import Validation
@@ -141,8 +142,10 @@ def get_args_parser():
     r.add_argument("--profiling", default="NONE", choices=["NONE", "CANN", "GE", "TORCH"],
                    help="trace steps --start_step..--stop_step to <output_dir>/profiling")
     r.add_argument("--start_step", type=int_range(0), default=10, help="first profiled step")
-    add_decoder_args(p.add_argument_group("decoding for --eval_only (the reported accuracy is greedy's; "
-                                          "--decoder beam adds a beam + LM column)"), default="beam")
+    decoding = p.add_argument_group("decoding for --eval_only (the reported accuracy is greedy's; --decoder beam "
+                                    "adds a beam + LM column, and --orientation auto one with tall crops turned)")
+    add_decoder_args(decoding, default="beam")
+    add_orientation_arg(decoding, "--eval_only's last column reads")
     return p
 
 
@@ -203,7 +206,8 @@ def main(args):
         step = args.width_step or (32 if device.type != "cpu" and not args.eval_only else None)
         width = choose_width(**{**width_flags(args), "width_step": step},
                              model_img_w=ckpt.get("img_w", RECIPE_IMG_W) if ckpt else RECIPE_IMG_W,
-                             model_range=ckpt.get("width_range") if ckpt else None)
+                             model_range=ckpt.get("width_range") if ckpt else None,
+                             model_scale=ckpt.get("width_scale", 1.0) if ckpt and not args.finetune else 1.0)
         data_path = args.data_path or ensure_synthetic(
             0 if args.synth_stream or args.eval_only else args.synth_train, args.synth_val, seed=0,
             build=dist.env_local_rank() == 0, log=log if dist.env_local_rank() == 0 else None,
@@ -213,6 +217,7 @@ def main(args):
             placement = Placement.choose(device, args.amp and args.opt_level != "O0", dist.is_dist())
             workers = args.workers if args.workers is not None else default_workers(
                 device.type, os.cpu_count() or 1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+            # Words are read (validation, --eval_only) at the run's width_scale, and trained on at scale 1.
             loading = LoaderConfig(LabelConverter(alphabet), width, max_label_len=output_length(width.max_w),
                                    batch_size=batch_size, workers=workers, world_size=dist.get_world_size(),
                                    rank=dist.get_rank(), seed=args.seed, pin_memory=use_pinned_memory(device))
@@ -229,7 +234,7 @@ def main(args):
             log(f"Input: {width.describe()}")
             table_dir = os.path.dirname(os.path.abspath(source)) if args.eval_only and source else args.output_dir
             validation = Validation(val_loaders, alphabet, placement, table_dir, log, keep_predictions=args.eval_only,
-                                    second_decoder=second_decoder)
+                                    second_decoder=second_decoder, turned=args.orientation == "auto")
             if args.eval_only:
                 acc = validation(model)
                 log(f"Evaluation tables: {os.path.join(table_dir, 'eval_results.csv')} and .md")
@@ -238,7 +243,8 @@ def main(args):
 
             # The trainer, and the run.
             log(recipe.describe())
-            loader, train_data = training_loader(args, data_path, loading, log)
+            loader, train_data = training_loader(args, data_path, dataclasses.replace(
+                loading, width=dataclasses.replace(width, scale=1.0)), log)
             # where the weights came from, for the run's record: a resumed or fine-tuned run keeps its origin's
             origin = {"from": source, "how": "finetune" if args.finetune else "resume", "run": ckpt.get("run")} \
                 if ckpt else None
@@ -246,7 +252,7 @@ def main(args):
             record = make_record(args, recipe, device, dist.get_world_size(), data, origin)
             meta = {"model_args": model_args, "alphabet": alphabet,
                     "img_w": width.min_w if width.is_fixed else RECIPE_IMG_W,
-                    "width_range": [width.min_w, width.max_w], "run": record}
+                    "width_range": [width.min_w, width.max_w], "width_scale": width.scale, "run": record}
             config = TrainConfig(**recipe.values, **{f.name: getattr(args, f.name) for f in dataclasses.fields(
                 TrainConfig) if f.name not in recipe.values and f.name != "val_freq"},
                 val_freq=args.val_freq if args.val_freq is not None else (0 if args.data_path else 1000))

@@ -18,7 +18,7 @@ from datasets.lmdb_dataset import LmdbDataset
 from datasets.lmdb_format import image_key, open_lmdb
 from datasets.transforms import RECIPE_IMG_W, Width, decode_image
 from models.crnn import output_length
-from utils.cli import Parser, int_range, path_text, run_cli
+from utils.cli import Parser, float_range, int_range, path_text, run_cli
 from utils.errors import UserError
 from utils.files import check_creatable_dir, check_output_file, make_dirs, remove_empty_dirs
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
@@ -32,6 +32,9 @@ def get_args_parser():
     p.add_argument("--img_w", type=int_range(16, 4096), default=RECIPE_IMG_W, help="the model's input width")
     p.add_argument("--dynamic_width", action="store_true",
                    help=f"each image at its own width ({Width().describe()}) instead of --img_w")
+    p.add_argument("--width_scale", type=float_range(0.5, 4), default=1.0,
+                   help="with --dynamic_width: each image this much wider than its aspect ratio x 32, the model's "
+                        "width_scale (weights/README.md)")
     p.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")
     p.add_argument("--force", action="store_true", help="replace a non-empty out_dir")
     return p
@@ -65,7 +68,7 @@ def nothing_written(lmdb, dataset, first_bad, width):
 def main(args):
     check_out_dir(args.out_dir, args.force)
     check_output_file(args.label_file, "--label_file")
-    width = Width() if args.dynamic_width else Width.fixed(args.img_w)
+    width = Width(scale=args.width_scale) if args.dynamic_width else Width.fixed(args.img_w)
     dataset = LmdbDataset(args.lmdb, LabelConverter(load_alphabet(args.alphabet)), output_length(width.max_w),
                           width=width, train=False)
     print(dataset.describe())

@@ -25,6 +25,7 @@ import sys
 from tqdm import tqdm
 
 from decoding.flags import add_decoder_args, decoder_options
+from inference.orientation import add_orientation_arg
 from inference.recognizer import SHIPPED_MODEL, Recognizer
 from datasets.width_flags import add_width_args, width_flags
 from utils.cli import Parser, existing_file, int_range, path_text, run_cli
@@ -53,7 +54,9 @@ def get_args_parser():
                    help="only for an ONNX model exported without its alphabet (checkpoints carry theirs)")
     p.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"], help=".pth models only")
     add_width_args(p.add_argument_group("input width (default: the model's own rule)"))
-    add_decoder_args(p.add_argument_group("decoding"), default="beam")
+    decoding = p.add_argument_group("decoding")
+    add_decoder_args(decoding, default="beam")
+    add_orientation_arg(decoding, "read")
     return p
 
 
@@ -136,7 +139,7 @@ def unreadable_error(paths, reader, shown=3):
     reasons = []
     for path in paths[:shown]:
         try:
-            reader.prepare(path)
+            reader.load(path)
         except (OSError, ValueError) as e:
             reasons.append(str(e))
     more = f"; {len(paths) - shown} more" if len(paths) > shown else ""
@@ -151,7 +154,8 @@ def main(args):
         raise UserError("no images to read: the inputs list none")
     lexicon = read_lexicon(args.lexicon) if args.lexicon else None
     reader = Recognizer(args.model, device=args.device, precision=args.precision, batch_size=args.batch_size,
-                        alphabet=args.alphabet, **width_flags(args), **decoder_options(args))
+                        alphabet=args.alphabet, orientation=args.orientation, **width_flags(args),
+                        **decoder_options(args))
     print(f"Reading {len(paths)} images with {reader.describe()}", file=sys.stderr, flush=True)
     results = read_all(reader, paths, len(paths) > 1000)
     if not results:

@@ -46,8 +46,9 @@ def main(args):
     check_output_file(args.onnx, "output ONNX file")
     if args.int8:
         check_calibration_source(args.int8)
-    model, alphabet, img_w, width_range = load_crnn(args.checkpoint)
-    width = choose_width(model_img_w=img_w, model_range=width_range) if args.dynamic_width else Width.fixed(img_w)
+    model, alphabet, img_w, width_range, width_scale = load_crnn(args.checkpoint)
+    width = choose_width(model_img_w=img_w, model_range=width_range, model_scale=width_scale) if args.dynamic_width \
+        else Width.fixed(img_w)
     tmp = f"{args.onnx}.tmp{os.getpid()}.onnx"
     tmp8 = f"{args.onnx}.tmp{os.getpid()}.int8.onnx"
     try:

@@ -1,18 +1,21 @@
-"""Word accuracy of models on labelled image files, by label length and by kind of word, at several
-input-width rules and decoders.
+"""Word accuracy of models on labelled image files, by label length, by kind of word and by the crop's
+shape, at several input-width rules and decoders.
 
     python -m bench.accuracy_by_length labels.txt --model weights/crnn.pth --widths 100 128 160 100-256
     python -m bench.accuracy_by_length labels.txt --decoders greedy beam     # the LM's gain, word by word
 
 Labels: `path<TAB>label` lines (IIIT5K-style, paths relative to the file).
-A width is `W` (fixed W x 32, the recipe's preprocessing) or `MIN-MAX[/STEP]`
-(each word at its own width, see datasets/transforms.Width). Reading goes
+A width is `W` (fixed W x 32, the recipe's preprocessing) or `MIN-MAX[/STEP][xSCALE]`
+(each word at its own width x SCALE, default the model's width_scale: datasets/transforms.Width). Reading goes
 through inference.Recognizer (batched by width, fp32), scored by the benchmark
 protocol (case-insensitive alphanumerics); length buckets by the normalised
 label, and three kinds of word: in the word list of the LM (--lm), not in it,
-and holding a digit. `first/last` counts the misreads that drop the first or
-the last character of the label (and are right otherwise). Prints one
-markdown row per model x width x decoder.
+and holding a digit; three shapes of crop, by width / height: narrower than
+0.8 (turned words, stacked letters, single characters), 0.8-1.5 and wider.
+`first/last` counts the misreads that drop the first or the last character of
+the label (and are right otherwise). Tall crops are read by the reader's
+orientation rule unless --orientation upright. Prints one markdown row per
+model x width x decoder.
 """
 import sys
 
@@ -24,46 +27,55 @@ if not __package__:  # run as a file: the repository's packages are not on the i
 import argparse
 import os
 
+from PIL import Image
+
 from datasets.transforms import OWN_STEP, Width
 from decoding.char_lm import CharLM
 from decoding.ctc_decoder import SHIPPED_LM
+from inference.orientation import add_orientation_arg
 from inference.recognizer import Recognizer
-from utils.cli import Parser, existing_file, int_range, run_cli
+from utils.cli import Parser, existing_file, float_range, int_range, run_cli
 from utils.errors import UserError
 from utils.files import read_text
 from utils.label_converter import normalize_for_eval
 from utils.metrics import score
 
 BUCKETS = [(1, 2), (3, 4), (5, 6), (7, 9), (10, 10 ** 6)]
+SHAPES = [("w/h < 0.8", 0.0, 0.8), ("0.8-1.5", 0.8, 1.5), ("> 1.5", 1.5, float("inf"))]
 
 
 def width_rule(text):
+    """W (fixed) or MIN-MAX[/STEP][xSCALE] -> (Width, the scale given or None: the model's width_scale)."""
     try:
         if "-" not in text:
-            return Width.fixed(int_range(16, 4096)(text))
-        span, _, step = text.partition("/")
+            return Width.fixed(int_range(16, 4096)(text)), None
+        text_rule, _, scale = text.partition("x")
+        span, _, step = text_rule.partition("/")
         lo, hi = (int_range(16, 4096)(v) for v in span.split("-"))
-        rule = Width(lo, hi, int_range(1, 256)(step) if step else OWN_STEP)
+        rule = Width(lo, hi, int_range(1, 256)(step) if step else OWN_STEP), float_range(0.5, 4)(scale) if scale \
+            else None
     except (ValueError, argparse.ArgumentTypeError):
-        raise argparse.ArgumentTypeError(f"expected W or MIN-MAX[/STEP] with widths in 16..4096, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected W or MIN-MAX[/STEP][xSCALE] with widths in 16..4096, got "
+                                         f"{text!r}") from None
     if lo > hi:
         raise argparse.ArgumentTypeError(f"{text}: MIN is above MAX")
     return rule
 
 
-width_rule.doc = "W (fixed) or MIN-MAX[/STEP], widths in 16..4096"
+width_rule.doc = "W (fixed) or MIN-MAX[/STEP][xSCALE], widths in 16..4096, SCALE in 0.5..4"
 
 
 def get_args_parser():
     p = Parser(description=__doc__.splitlines()[0], examples=__doc__)
     p.add_argument("labels", type=existing_file, help="`path<TAB>label` file")
     p.add_argument("--model", type=existing_file, nargs="+", default=["weights/crnn.pth"], help=".pth or .onnx")
-    p.add_argument("--widths", type=width_rule, nargs="+", default=[Width.fixed(100), Width()],
-                   help="width rules to compare (default: 100 100-256)")
+    p.add_argument("--widths", type=width_rule, nargs="+", default=[(Width.fixed(100), None), (Width(), None)],
+                   help="width rules to compare (default: 100 100-256, at the model's width_scale)")
     p.add_argument("--batch_size", type=int_range(1, 4096), default=64)
     p.add_argument("--decoders", nargs="+", choices=["greedy", "beam"], default=["greedy"],
                    help="greedy, and/or beam search with the LM at its defaults (decoding/ctc_decoder.py)")
     p.add_argument("--lm", type=existing_file, default=SHIPPED_LM, help="the LM of 'beam' and of the word list")
+    add_orientation_arg(p, "read")
     return p
 
 
@@ -87,9 +99,10 @@ def kind(label, words):
     return KINDS[2] if any(c.isdigit() for c in label) else KINDS[0] if label in words else KINDS[1]
 
 
-def row(results, labels, words):
-    """-> ([overall %, per-bucket %, per-kind %], counts of each, first/last-character drops)."""
-    groups = [[] for _ in BUCKETS + list(KINDS)]
+def row(results, labels, words, shapes=None):
+    """-> ([overall %, per-bucket %, per-kind %, per-shape % (with `shapes`: {file: width / height})], counts of
+    each, first/last-character drops)."""
+    groups = [[] for _ in BUCKETS + list(KINDS) + (SHAPES if shapes else [])]
     drops = 0
     for r in results:
         gt = normalize_for_eval(labels[r["file"]])
@@ -99,6 +112,9 @@ def row(results, labels, words):
             if lo <= len(gt) <= hi:
                 groups[b].append(ok)
         groups[len(BUCKETS) + KINDS.index(kind(gt, words))].append(ok)
+        for s, (_, lo, hi) in enumerate(SHAPES if shapes else []):
+            if lo <= shapes[r["file"]] < hi:
+                groups[len(BUCKETS) + len(KINDS) + s].append(ok)
     every = [h for bucket in groups[:len(BUCKETS)] for h in bucket]
     return [100 * sum(every) / max(len(every), 1)] + [100 * sum(h) / max(len(h), 1) for h in groups], \
         [len(every)] + [len(h) for h in groups], drops
@@ -109,20 +125,26 @@ def main(args):
     labels = dict(pairs)
     words = CharLM.load(args.lm).words
     paths = [p for p, _ in pairs]
+    shapes = {}
+    for path in paths:
+        with Image.open(path) as image:
+            shapes[path] = image.size[0] / image.size[1]
     print("| model | width | decoder | all | " + " | ".join(
-        [f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS] + list(KINDS)) + " | first/last dropped |")
-    print("|---|---|---|" + "---:|" * (len(BUCKETS) + len(KINDS) + 2))
+        [f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS] + list(KINDS) + [s[0] for s in SHAPES])
+        + " | first/last dropped |")
+    print("|---|---|---|" + "---:|" * (len(BUCKETS) + len(KINDS) + len(SHAPES) + 2))
     table = []
     for model in args.model:
-        for width in args.widths:
+        for width, scale in args.widths:
             rule = {"img_w": width.min_w} if width.is_fixed else {"min_w": width.min_w, "max_w": width.max_w,
-                                                                  "width_step": width.step}
+                                                                  "width_step": width.step, "width_scale": scale}
             for dec_name in args.decoders:
                 reader = Recognizer(model, decoder=dec_name, lm=args.lm if dec_name == "beam" else None, device="cpu",
-                                    precision="fp32", batch_size=args.batch_size, **rule)
+                                    precision="fp32", batch_size=args.batch_size, orientation=args.orientation, **rule)
                 results = [{"file": p, "text": r.text} for p, r in zip(paths, reader.read_many(paths))]
-                accs, counts, drops = row(results, labels, words)
-                name = f"{width.min_w}" if width.is_fixed else f"{width.min_w}-{width.max_w}/{width.step}"
+                accs, counts, drops = row(results, labels, words, shapes)
+                name = f"{width.min_w}" if width.is_fixed else \
+                    f"{width.min_w}-{width.max_w}/{width.step}x{reader.width.scale:g}"
                 print(f"| {model} | {name} | {dec_name} | " + " | ".join(f"{a:.2f}" for a in accs) + f" | {drops} |",
                       flush=True)
                 table.append((model, name, dec_name, accs, counts, drops))

@@ -11,7 +11,11 @@ are exported and quantised by the functions pth2onnx.py runs, as the offline
 chain does; int8 is calibrated on 256 synthetic word images. Two more rows time
 CTC decoding alone (words/s) on one core, on the model's scores for those
 images: greedy and the beam search with the shipped character LM, the
-defaults of predict.py, so that decoding can be set beside reading. With
+defaults of predict.py, so that decoding can be set beside reading. The last
+two rows time the whole Python reader (predict.py's defaults, images already in
+memory) on 256 synthetic words turned a quarter turn, tall crops as in scene
+text: read as given (--orientation upright) and read three ways by the
+orientation rule (the default), which is what the rule costs. With
 --device cuda the table has PyTorch fp32 and fp16 autocast + channels_last on
 the GPU.
 """
@@ -23,6 +27,7 @@ if not __package__:  # run as a file: the repository's packages are not on the i
     sys.exit(2)
 
 import copy
+import io
 import os
 import statistics
 import tempfile
@@ -30,6 +35,7 @@ import time
 
 import numpy as np
 import torch
+from PIL import Image
 
 from datasets.synth.assets import load_renderer
 from datasets.transforms import Width, decode_image
@@ -37,7 +43,7 @@ from decoding.ctc_decoder import make_decoder
 from models import CRNN
 from inference.onnx_export import export
 from inference.onnx_runtime import make_session
-from inference.recognizer import SHIPPED_MODEL
+from inference.recognizer import SHIPPED_MODEL, Recognizer
 from utils.cli import Parser, existing_file, float_range, int_range, run_cli
 from utils.device import cpu_has_bf16
 from utils.label_converter import DEFAULT_ALPHABET
@@ -97,7 +103,7 @@ def gpu_table(model, img_w, args):
 
 def main(args):
     torch.manual_seed(0)
-    model, alphabet, img_w, _ = load_crnn(args.model) if args.model else (CRNN().eval(), DEFAULT_ALPHABET, 100, None)
+    model, alphabet, img_w = load_crnn(args.model)[:3] if args.model else (CRNN().eval(), DEFAULT_ALPHABET, 100)
     if args.device == "cuda":
         print_table(gpu_table(model, img_w, args), args, f"CRNN inference img/s, {torch.cuda.get_device_name()}")
         return
@@ -137,6 +143,8 @@ def main(args):
             table.setdefault(name, {})[bs] = statistics.median(r)
     scores = sessions["fp32"].run(None, {"actual_input_1": images})[0]
     table.update(decode_rows(scores, alphabet, args))
+    if args.model:
+        table.update(reader_rows(args))
     print_table(table, args, f"CRNN inference img/s, CPU, {torch.get_num_threads()} threads (decoding: words/s, "
                              "1 core)")
     names = list(table)
@@ -161,6 +169,22 @@ def decode_rows(scores, alphabet, args):
         return rows
     finally:
         os.sched_setaffinity(0, cores)
+
+
+def reader_rows(args):
+    """Words/s of the Python reader on tall crops (synthetic words turned a quarter turn), as given and by the
+    orientation rule -> {row: {batch: words/s}}."""
+    renderer = load_renderer()
+    tall = [Image.open(io.BytesIO(renderer.sample(7, 1, i)[0])).transpose(Image.Transpose.ROTATE_90)
+            for i in range(256)]
+    rows = {}
+    for bs in args.batch_sizes:
+        readers = {f"reader on tall crops, --orientation {o}": Recognizer(args.model, orientation=o, batch_size=bs)
+                   for o in ("upright", "auto")}
+        for name, reader in readers.items():
+            runs = [len(tall) * timed(lambda: reader.read_many(tall), args.seconds) for _ in range(args.rounds)]
+            rows.setdefault(name, {})[bs] = statistics.median(runs)
+    return rows
 
 
 def print_table(table, args, title):

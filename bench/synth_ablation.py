@@ -1,19 +1,18 @@
 """Generator ablation: one model per feature set at one training budget, read on real crops by word length.
 
-    python -m bench.synth_ablation crops/labels.txt \
-        --synth_assets ../crnn_assets_v4 --images 200000 --output_dir runs/ablation
-    python -m bench.synth_ablation LABELS --synth_assets A --rows v3 all -- --device cuda --workers 12  # main.py flags
-    python -m bench.synth_ablation LABELS --synth_assets A --finetune crnn_v3.pth --images 51200 -- --lr 5e-4 --ema 0.995
+    python -m bench.synth_ablation crops/labels.txt --synth_assets ../crnn_assets_v4 --finetune weights/crnn.pth \
+        --images 51200 --output_dir runs/ablation_v7 -- --lr 5e-4 --ema 0.995
+    python -m bench.synth_ablation LABELS --synth_assets A --rows v6 all -- --device cuda --workers 12  # main.py flags
 
-Each row trains `main.py --synth_stream --synth_train IMAGES --epochs 1 --ema 0.999 --val_freq 0` (then the
-flags after `--`) with the same seed, from scratch or, with --finetune, every row from the same weights (a
-fresh optimizer and schedule; cheaper on a CPU, where a short run from scratch spends most of its budget on the
-CTC plateau), its own $CRNN_SYNTH_FEATURES and, for the rows that add them, the assets folder, in
-OUTPUT_DIR/<row>. All rows validate on one set: the synthetic validation set of `all` (the generator with the
-assets, --synth_val images). A finished row is not trained again and an unfinished one continues
-(`--resume auto`), so the script can be stopped and run again. Then each row's model (its averaged weights
-at the end of the schedule) reads the labelled crops at each word's own width (100..256), by label length
-(bench/accuracy_by_length.py). Prints one markdown row per feature set.
+Each row trains `main.py --synth_stream --synth_train IMAGES --epochs 1 --ema 0.999 --val_freq 0
+--synth_assets A` (then the flags after `--`) with the same seed, from scratch or, with --finetune, every row
+from the same weights (a fresh optimizer and schedule; cheaper on a CPU, where a short run from scratch spends
+most of its budget on the CTC plateau), with its own $CRNN_SYNTH_FEATURES, in OUTPUT_DIR/<row>. All rows
+validate on one set: the synthetic validation set of the whole generator (--synth_val images). A finished row
+is not trained again and an unfinished one continues (`--resume auto`), so the script can be stopped and run
+again. Then each row's model (its averaged weights at the end of the schedule) reads the labelled crops at each
+word's own width (100..256), by label length (bench/accuracy_by_length.py). Prints one markdown row per
+feature set.
 """
 import sys
 
@@ -36,11 +35,10 @@ from utils.cli import Parser, existing_dir, existing_file, int_range, path_text,
 from utils.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# name: ($CRNN_SYNTH_FEATURES, draws from --synth_assets). Each part of the generator on its own over v3's
-# distribution, and all of it; with two parts, all but one part is the other part's row. v4's third part, its
-# long-tail word lengths, was measured here too (README, "Ablation") and removed in v5.
-ROWS = {"v3": ("lettering=0", False), "fonts_photos": ("lettering=0", True), "lettering": ("", False),
-        "all": ("", True)}
+# name: $CRNN_SYNTH_FEATURES. v7's two new parts, its turned words and its scenes, each on its own over v6's
+# distribution, and all of v7; with two parts, all but one part is the other part's row. Earlier ablations
+# (docs/experiments/) measured v4's rows at commit 8f64366.
+ROWS = {"v6": "turns=0,scene=0", "turns": "scene=0", "scene": "turns=0", "all": ""}
 DONE = "ABLATION_ROW_DONE"
 
 
@@ -59,7 +57,7 @@ def get_args_parser():
     p = AblationParser(description=__doc__.splitlines()[0])
     p.add_argument("labels", type=existing_file, help="`path<TAB>label` file of real crops (read, never trained on)")
     p.add_argument("--synth_assets", type=existing_dir, required=True,
-                   help="the assets folder (tools/pack_synth_assets.py) of the fonts-and-photos rows")
+                   help="the generator's assets folder (tools/pack_synth_assets.py), the same for every row")
     p.add_argument("--images", type=int_range(64), default=200000, help="training images per row")
     p.add_argument("--synth_val", type=int_range(1, 10 ** 7), default=2000, help="images of the common validation set")
     p.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS), help="feature sets to train")
@@ -75,15 +73,15 @@ def train_row(name, args, val_dir):
     if os.path.isfile(os.path.join(out, DONE)):
         print(f"[{name}] already trained: {out}", flush=True)
         return out
-    features, with_assets = ROWS[name]
+    features = ROWS[name]
     # main.py refuses --finetune beside --resume: a row that has saved a checkpoint continues from it instead.
     started = bool(glob.glob(os.path.join(out, "*.pth")))
     start = ["--finetune", args.finetune] if args.finetune and not started else ["--resume", "auto"]
     # main.py also builds a synthetic validation set of its own, unused here: --synth_val 64 keeps it small.
     cmd = [sys.executable, os.path.join(ROOT, "main.py"), "--synth_stream", "--synth_train", str(args.images),
            "--epochs", "1", "--ema", "0.999", "--val_freq", "0", "--val_dir", val_dir, "--synth_val", "64",
-           "--save_every_steps", "500", *start, "--output_dir", out,
-           *(["--synth_assets", args.synth_assets] if with_assets else []), *args.main_args]
+           "--save_every_steps", "500", *start, "--output_dir", out, "--synth_assets", args.synth_assets,
+           *args.main_args]
     env = {**os.environ, FEATURES_ENV: features} if features else os.environ
     print(f"[{name}] {FEATURES_ENV}={features!r} " + " ".join(cmd[1:]), flush=True)
     rc = subprocess.run(cmd, env=env).returncode
@@ -110,8 +108,8 @@ def main(args):
     folders = {name: train_row(name, args, val_dir) for name in args.rows}
     buckets = " | ".join(f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS)
     print(f"\n{args.images} training images per row; real crops: {args.labels}, each word at its own width\n")
-    print(f"| row | {FEATURES_ENV} | assets | real: all | {buckets} | synthetic val |")
-    print("|---|---|---|" + "---:|" * (len(BUCKETS) + 2))
+    print(f"| row | {FEATURES_ENV} | real: all | {buckets} | synthetic val |")
+    print("|---|---|" + "---:|" * (len(BUCKETS) + 2))
     table = {}
     for name, out in folders.items():
         reader = Recognizer(os.path.join(out, "checkpoint.pth"), decoder="greedy", device="cpu", precision="fp32",
@@ -120,9 +118,7 @@ def main(args):
         results = [{"file": p, "text": r.text} for p, r in zip(paths, reader.read_many(paths))]
         accs = row(results, labels, frozenset())[0][:len(BUCKETS) + 1]  # all and by length
         table[name] = accs + [synthetic_accuracy(out)]
-        features, with_assets = ROWS[name]
-        print(f"| {name} | `{features}` | {'yes' if with_assets else 'trdg'} | "
-              + " | ".join(f"{a:.2f}" for a in table[name]) + " |", flush=True)
+        print(f"| {name} | `{ROWS[name]}` | " + " | ".join(f"{a:.2f}" for a in table[name]) + " |", flush=True)
     return table
 
 

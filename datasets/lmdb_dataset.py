@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from datasets.lmdb_format import decode_label, image_key, label_key, open_lmdb
-from datasets.transforms import RECIPE_IMG_W, Width, decode_image
+from datasets.transforms import RECIPE_IMG_W, Width, decode_image, open_image
 from utils.label_converter import normalize_for_eval
 
 MAX_BAD_KEYS_LOGGED = 5
@@ -66,6 +66,10 @@ class LmdbDataset(Dataset):
         env, _ = open_lmdb(self.root)
         with env.begin() as txn:
             return txn.get(key)
+
+    def pil_image(self, key):
+        """The image stored under LMDB index `key`, undecoded by the width rule (ValueError if undecodable)."""
+        return open_image(self._txn_get(image_key(key)))
 
     def __getitem__(self, idx):
         """-> (image [1, 32, W] float32 or None if undecodable, label, LMDB index)."""

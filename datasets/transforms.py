@@ -19,16 +19,20 @@ from utils.errors import UserError
 IMG_H = 32
 RECIPE_IMG_W = 100  # the recipe's fixed input width (32 x 100): its ONNX/.om chain and older checkpoints
 MAX_SIDE = 10000  # larger "images" are corrupt entries, not word crops
-# Measured best for reading (README "Words at their own width"): the shipped model on the 2,000 real crops.
+# Measured best for reading (docs/own-width.md): the shipped model on the 2,000 real crops.
 OWN_MIN_W, OWN_MAX_W, OWN_STEP = 100, 256, 4
 
 
 @dataclass(frozen=True)
 class Width:
-    """Input width of a word image of size w x h."""
+    """Input width of a word image of size w x h: its aspect ratio x 32 x `scale`, rounded to a multiple of
+    `step`, clamped to min_w..max_w (min_w == max_w: a fixed width). Training draws its batches at scale 1; a
+    model may read wider (its checkpoint's width_scale: models trained on synthetic words read real crops
+    better a little stretched, docs/own-width.md)."""
     min_w: int = OWN_MIN_W
     max_w: int = OWN_MAX_W
     step: int = OWN_STEP
+    scale: float = 1.0
 
     @classmethod
     def fixed(cls, img_w):
@@ -42,19 +46,20 @@ class Width:
         """The width to read a w x h image at (any positive sizes; a 1x1 image gets min_w)."""
         if self.is_fixed:
             return self.min_w
-        own = round(w * IMG_H / h / self.step) * self.step
+        own = round(w * IMG_H / h * self.scale / self.step) * self.step
         return min(max(own, self.min_w), self.max_w)
 
     def describe(self):
+        scale = f" x {self.scale:g}" if self.scale != 1 else ""
         return (f"fixed width {self.min_w} (aspect ratio not kept)" if self.is_fixed else
-                f"each word at its own width: aspect x 32, multiple of {self.step}, {self.min_w}..{self.max_w} px")
+                f"each word at its own width: aspect x 32{scale}, multiple of {self.step}, {self.min_w}..{self.max_w} px")
 
 
-def choose_width(*, img_w=None, fixed_width=False, min_w=None, max_w=None, width_step=None,
-                 model_img_w=RECIPE_IMG_W, model_range=None):
+def choose_width(*, img_w=None, fixed_width=False, min_w=None, max_w=None, width_step=None, width_scale=None,
+                 model_img_w=RECIPE_IMG_W, model_range=None, model_scale=1.0):
     """The Width from the width flags of those names (None = not given) over the model's own: `model_img_w`
-    (its fixed / export width) and `model_range` ((min_w, max_w) it was trained with; None for a fixed-width
-    model)."""
+    (its fixed / export width), `model_range` ((min_w, max_w) it was trained with; None for a fixed-width
+    model) and `model_scale` (its width_scale)."""
     if img_w is not None or fixed_width:
         if min_w is not None or max_w is not None:
             raise UserError("--min_w / --max_w set the own-width rule, --img_w / --fixed_width turn it off: give one "
@@ -67,7 +72,7 @@ def choose_width(*, img_w=None, fixed_width=False, min_w=None, max_w=None, width
     lo, hi = min_w if min_w is not None else lo, max_w if max_w is not None else hi
     if lo > hi:
         raise UserError(f"--min_w {lo} is above --max_w {hi}: the own-width range is empty")
-    return Width(lo, hi, width_step or OWN_STEP)
+    return Width(lo, hi, width_step or OWN_STEP, model_scale if width_scale is None else width_scale)
 
 
 def preprocess(image, width):
@@ -82,8 +87,8 @@ def preprocess(image, width):
     return ((x - 0.5) / 0.5)[None]
 
 
-def decode_image(buf, width):
-    """Encoded image bytes -> preprocessed array; ValueError for empty, undecodable or absurd images."""
+def open_image(buf):
+    """Encoded image bytes -> PIL image; ValueError for empty, undecodable or absurd images."""
     if not buf:
         raise ValueError("empty image")
     try:
@@ -91,8 +96,14 @@ def decode_image(buf, width):
         w, h = image.size
         if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
             raise ValueError(f"absurd image size {w}x{h}")
-        return preprocess(image, width)
+        image.load()
+        return image
     except UnidentifiedImageError:
         raise ValueError("undecodable image: not an image format Pillow can read") from None
     except (OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"undecodable image: {e}") from None
+
+
+def decode_image(buf, width):
+    """Encoded image bytes -> preprocessed array; ValueError for empty, undecodable or absurd images."""
+    return preprocess(open_image(buf), width)

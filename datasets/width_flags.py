@@ -1,9 +1,9 @@
 """The input-width flags of every script that reads word images (main.py, predict.py): one definition, so
 their names, ranges and defaults agree with the rule they set (datasets/transforms.Width, choose_width)."""
 from datasets.transforms import OWN_MAX_W, OWN_MIN_W, OWN_STEP, RECIPE_IMG_W
-from utils.cli import int_range
+from utils.cli import float_range, int_range
 
-NAMES = ("img_w", "fixed_width", "min_w", "max_w", "width_step")  # choose_width's keywords, the flags' names
+NAMES = ("img_w", "fixed_width", "min_w", "max_w", "width_step", "width_scale")  # choose_width's keywords
 
 
 def add_width_args(group, training=False):
@@ -21,6 +21,11 @@ def add_width_args(group, training=False):
                        help=f"own width: widths are multiples of this (default {OWN_STEP}" +
                             ("; 32 when training on CUDA/NPU, so that cuDNN autotuning sees a handful of shapes)"
                              if training else ")"))
+    group.add_argument("--width_scale", type=float_range(0.5, 4), default=None,
+                       help=f"own width: read each word this much wider than its aspect ratio x 32 (default: "
+                            + ("1 for a new or fine-tuned run, the checkpoint's when resuming or with --eval_only; "
+                               "validation reads so, training batches are drawn at 1)" if training else
+                               f"{model}, else 1)"))
 
 
 def width_flags(args):

@@ -1,23 +1,26 @@
 """The checkpoint format, the one place that writes and reads it: training saves with it, and the reader,
 export and training load with it (so that reading words never needs training/).
 
-    {"model", "model_args", "alphabet", "img_w", "width_range",                 what a model needs
-     "optimizer", "lr_scheduler", "scaler", "rng", "ema",                      what a run needs to go on
+    {"model", "model_args", "alphabet", "img_w", "width_range", "width_scale",   what a model needs
+     "optimizer", "lr_scheduler", "scaler", "rng", "ema",                       what a run needs to go on
      "epoch", "step", "global_step", "best_acc", "run"}
 
 `model_args` are CRNN's constructor arguments (models/crnn.py), so any script rebuilds the network with no
 flags. `epoch` and `step` say where training resumes (steps already done in that epoch; the sampler
 replays the rest of that epoch's order). `width_range` is the [min_w, max_w] of the own-width rule the
 run trained with ([w, w]: a fixed width w; absent in older checkpoints, trained at the fixed `img_w`);
-`img_w` is the fixed width of the recipe's ONNX/.om chain. Weights are stored without DDP's `module.`
-and torch.compile's `_orig_mod.` prefixes. Each save of checkpoint.pth keeps the file it replaces as
+`img_w` is the fixed width of the recipe's ONNX/.om chain; `width_scale` (absent: 1) how much wider than its
+aspect ratio x 32 the model reads a word (the run's validation reads so; training batches are drawn at 1).
+Weights are stored without DDP's `module.` and torch.compile's `_orig_mod.` prefixes. Each save of checkpoint.pth keeps the file it replaces as
 checkpoint_prev.pth, the fallback of --resume auto when the newest holds NaN/inf. With --ema, "ema"
 holds {"weights", "updates"} of the averaged model: evaluation, export, prediction and fine-tuning use
 those weights, resuming uses both. `run` is the run's record (training/record.py). The shipped model
-(weights/) keeps only "model", "model_args", "alphabet", "img_w", "width_range" and "run", in fp16.
+(weights/) keeps only "model", "model_args", "alphabet", "img_w", "width_range", "width_scale", "source" and
+"run", in fp16.
 """
 import errno
 import os
+from typing import NamedTuple
 
 import torch
 
@@ -140,6 +143,9 @@ def check_metadata(ckpt, path):
     if (not isinstance(width_range, (list, tuple)) or len(width_range) != 2
             or not all(isinstance(v, int) and 16 <= v <= 4096 for v in width_range) or width_range[0] > width_range[1]):
         raise UserError(f"{path}: width_range {str(width_range)[:60]} is not [min_w, max_w] in 16..4096")
+    scale = ckpt.get("width_scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.5 <= scale <= 4:
+        raise UserError(f"{path}: width_scale {str(scale)[:40]} is not a number in 0.5..4")
     if not isinstance(ckpt.get("model"), dict):
         raise UserError(f"{path}: 'model' is not a state_dict")
 
@@ -180,8 +186,19 @@ def infer_model_args(state_dict):
         raise UserError("not a CRNN checkpoint: expected keys cnn.conv0.weight, rnn.0.rnn.*, rnn.1.embedding.*") from None
 
 
+class ModelFile(NamedTuple):
+    """A network rebuilt from a file, and how it reads: its alphabet, its fixed / export width `img_w`, the
+    own-width range it was trained with (None: a fixed-width model) and how much wider than its aspect ratio x 32
+    it reads a word (`width_scale`)."""
+    model: CRNN
+    alphabet: str
+    img_w: int
+    width_range: list
+    width_scale: float
+
+
 def load_crnn(path):
-    """-> (fp32 model in eval mode, alphabet, img_w, width_range or None). Accepts this repo's checkpoints (their EMA weights when
+    """-> ModelFile with the fp32 model in eval mode. Accepts this repo's checkpoints (their EMA weights when
     trained with --ema; the fp16 shipped model), {'state_dict': ...} checkpoints of the recipe / reference
     implementation and bare state_dicts; DDP prefixes are stripped."""
     ckpt = load_checkpoint(path)
@@ -189,13 +206,14 @@ def load_crnn(path):
         check_metadata(dict(ckpt, alphabet=ckpt.get("alphabet", DEFAULT_ALPHABET)), path)
         state, model_args = strip_prefixes(inference_weights(ckpt)), ckpt["model_args"]
         alphabet, img_w = ckpt.get("alphabet", DEFAULT_ALPHABET), ckpt.get("img_w", RECIPE_IMG_W)
-        width_range = ckpt.get("width_range")
+        width_range, width_scale = ckpt.get("width_range"), ckpt.get("width_scale", 1.0)
     else:
         state = strip_prefixes(ckpt.get("state_dict", ckpt))
-        model_args, alphabet, img_w, width_range = infer_model_args(state), DEFAULT_ALPHABET, RECIPE_IMG_W, None
+        model_args, alphabet, img_w, width_range, width_scale = infer_model_args(state), DEFAULT_ALPHABET, \
+            RECIPE_IMG_W, None, 1.0
     if model_args["num_classes"] != len(alphabet) + 1:
         raise UserError(f"{path}: the model has {model_args['num_classes']} classes but its alphabet "
                         f"{alphabet!r} needs {len(alphabet) + 1}")
     model = CRNN(**model_args)
     load_model_weights(model, state, path)
-    return model.eval(), alphabet, img_w, width_range
+    return ModelFile(model.eval(), alphabet, img_w, width_range, width_scale)

@@ -30,6 +30,7 @@ def export(model, width, path, alphabet, opset=OPSET):
     meta = {"alphabet": alphabet, "img_w": str(width.min_w)}
     if not width.is_fixed:
         meta["width_range"] = f"{width.min_w},{width.max_w}"
+        meta["width_scale"] = f"{width.scale:g}"
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
     onnx.save(proto, path)

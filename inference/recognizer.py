@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from datasets.transforms import RECIPE_IMG_W, Width, choose_width, decode_image, preprocess
-from datasets.width_batches import by_width
+from datasets.transforms import RECIPE_IMG_W, Width, choose_width, open_image
 from decoding import ctc_decoder
-from inference.checkpoint import load_crnn
+from inference.checkpoint import ModelFile, load_crnn
 from inference.inputs import array_to_image, check_image_type, read_file
+from inference.orientation import ORIENTATIONS, read_images
 from inference.onnx_runtime import make_session, onnx_width
 from utils.device import Placement, select_device
 from utils.errors import UserError
@@ -50,33 +50,40 @@ class Recognizer:
         Any of them with decoder="greedy" is an error.
     device, precision: .pth models only ("auto": bf16 on CPUs that have it, fp16 on GPUs; "fp32").
     batch_size: images per forward pass; alphabet: only for an ONNX model exported without one.
-    img_w, fixed_width, min_w, max_w, width_step: change the model's own width rule
-        (datasets/transforms.choose_width).
+    img_w, fixed_width, min_w, max_w, width_step, width_scale: change the model's own width rule
+        (datasets/transforms.choose_width; width_scale: the model file's unless given).
+    orientation: "auto" reads a crop narrower than 0.8 x its height three ways (as given and turned a quarter
+        turn either way) and keeps the read inference/orientation.py's rule picks; "upright" reads it as given.
     """
 
     def __init__(self, model=None, *, decoder="beam", lm=None, beam_width=None, lm_weight=None, insertion_bonus=None,
                  word_bonus=None, device="auto", precision="auto", batch_size=64, alphabet=None, img_w=None,
-                 fixed_width=False, min_w=None, max_w=None, width_step=None):
-        self.path = model or SHIPPED_MODEL
+                 fixed_width=False, min_w=None, max_w=None, width_step=None, width_scale=None, orientation="auto"):
+        if orientation not in ORIENTATIONS:
+            raise UserError(f"unknown orientation {orientation!r}: choose one of {', '.join(ORIENTATIONS)}")
+        self.path, self.orientation = model or SHIPPED_MODEL, orientation
         if not os.path.isfile(self.path):
             raise UserError(f"model not found: {self.path}" + (" (restore weights/ from git)" if model is None else ""))
         self.batch_size = batch_size
         if self.path.lower().endswith(".onnx"):
-            self._run, model_alphabet, model_img_w, width_range, fixed = self._onnx(self.path)
+            self._run, about, fixed = self._onnx(self.path)
         else:
-            self._run, model_alphabet, model_img_w, width_range, fixed = self._torch(self.path, device, precision)
+            self._run, about, fixed = self._torch(self.path, device, precision)
+        model_alphabet = about.alphabet
         if model_alphabet is None:  # an ONNX model exported elsewhere: the recipe's alphabet unless told
             model_alphabet = load_alphabet(alphabet or DEFAULT_ALPHABET)
         elif alphabet and load_alphabet(alphabet) != model_alphabet:
             raise UserError(f"--alphabet differs from the one {self.path} was trained with ({model_alphabet!r}): "
                             "omit it")
         self.alphabet = model_alphabet
-        if fixed is not None and (any(v is not None for v in (min_w, max_w, width_step)) or img_w not in (None, fixed)):
+        own_width_options = (min_w, max_w, width_step, width_scale)
+        if fixed is not None and (any(v is not None for v in own_width_options) or img_w not in (None, fixed)):
             raise UserError(f"{self.path} takes a fixed width of {fixed} px: the width flags do not apply (export it "
                             "with pth2onnx.py --dynamic_width to read words at their own width)")
         self.width = Width.fixed(fixed) if fixed is not None else choose_width(
             img_w=img_w, fixed_width=fixed_width, min_w=min_w, max_w=max_w, width_step=width_step,
-            model_img_w=model_img_w, model_range=width_range)
+            width_scale=width_scale, model_img_w=about.img_w, model_range=about.width_range,
+            model_scale=about.width_scale)
         self.decoder = ctc_decoder.make_decoder(decoder, self.alphabet, lm=lm, beam_width=beam_width,
                                                 lm_weight=lm_weight, insertion_bonus=insertion_bonus,
                                                 word_bonus=word_bonus)
@@ -86,11 +93,13 @@ class Recognizer:
         meta = session.get_modelmeta().custom_metadata_map
         self.engine = f"ONNX Runtime {'int8' if 'quantization' in meta else 'fp32'}"
         width_range = [int(v) for v in meta["width_range"].split(",")] if "width_range" in meta else None
-        return (lambda x: session.run(["output1"], {"actual_input_1": x})[0], meta.get("alphabet"),
-                int(meta.get("img_w", RECIPE_IMG_W)), width_range, onnx_width(session))
+        about = ModelFile(None, meta.get("alphabet"), int(meta.get("img_w", RECIPE_IMG_W)), width_range,
+                          float(meta.get("width_scale", 1.0)))
+        return (lambda x: session.run(["output1"], {"actual_input_1": x})[0]), about, onnx_width(session)
 
     def _torch(self, path, device, precision):
-        model, alphabet, img_w, width_range = load_crnn(path)
+        about = load_crnn(path)
+        model = about.model
         placement = Placement.choose(select_device(device, 0), amp=precision == "auto")
         placement.put(model)
         self.engine = f"PyTorch {str(placement.dtype or torch.float32).replace('torch.', '')} on {placement.device}"
@@ -99,24 +108,22 @@ class Recognizer:
         def run(x):
             with placement.autocast():
                 return model(placement.inputs(torch.from_numpy(x))).float().cpu()
-        return run, alphabet, img_w, width_range, None
+        return run, about, None
 
     def describe(self):
-        return f"{self.path} ({self.engine}; {self.width.describe()}; {self.decoder.describe()})"
+        turns = "; tall crops read three ways" if self.orientation == "auto" else ""
+        return f"{self.path} ({self.engine}; {self.width.describe()}; {self.decoder.describe()}{turns})"
 
-    def prepare(self, image):
-        """An image (inference/inputs.py: a path, a PIL image or a numpy array) -> the model's input [1, 32, W].
-        OSError / ValueError naming the file or the array when it cannot be read; TypeError for another type."""
+    def load(self, image):
+        """An image (inference/inputs.py: a path, a PIL image or a numpy array) -> PIL image. OSError / ValueError
+        naming the file or the array when it cannot be read; TypeError for another type."""
         check_image_type(image)
         if isinstance(image, (str, os.PathLike)):
-            data = read_file(image)
             try:
-                return decode_image(data, self.width)
+                return open_image(read_file(image))
             except ValueError as e:
                 raise ValueError(f"{os.fspath(image)}: {e}") from None
-        if isinstance(image, np.ndarray):
-            image = array_to_image(image)
-        return preprocess(image, self.width)
+        return array_to_image(image) if isinstance(image, np.ndarray) else image
 
     def read(self, image):
         """One image -> Reading(text, confidence)."""
@@ -125,19 +132,19 @@ class Recognizer:
     def read_many(self, images, skip_unreadable=False):
         """Images -> a Reading each, in order. An image that cannot be read raises, or with skip_unreadable gives
         None (and a warning on stderr)."""
-        inputs, readings = [], [None] * len(images)
+        loaded = []
         for image in images:
             try:
-                inputs.append(self.prepare(image))
+                loaded.append(self.load(image))
             except (OSError, ValueError) as e:
                 if not skip_unreadable:
                     raise
                 print(f"warning: skipped an image that cannot be read: {e}", file=sys.stderr, flush=True)
-                inputs.append(None)
-        kept = [i for i, x in enumerate(inputs) if x is not None]
-        for group in by_width([inputs[i].shape[-1] for i in kept], self.batch_size):
-            positions = [kept[g] for g in group]
-            texts, confs = self.decoder.decode(self._run(np.stack([inputs[i] for i in positions])))
-            for i, text, conf in zip(positions, texts, confs):
-                readings[i] = Reading(text, round(conf, 4))
+                loaded.append(None)
+        kept = [i for i, image in enumerate(loaded) if image is not None]
+        texts, confs, _ = read_images([loaded[i] for i in kept], self._run, self.decoder, self.width,
+                                      batch_size=self.batch_size, orientation=self.orientation)
+        readings = [None] * len(images)
+        for i, text, conf in zip(kept, texts, confs):
+            readings[i] = Reading(text, round(conf, 4))
         return readings

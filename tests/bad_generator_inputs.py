@@ -64,5 +64,5 @@ AS_FILE_CASES = [
     for script in ("tools/create_lmdb_dataset.py", "tools/ais_bench_runner.py", "tools/export_weights.py",
                    "tools/build_char_lm.py", "tools/pack_synth_assets.py", "tools/synth_asset_sources.py",
                    "bench/accuracy_by_length.py", "bench/infer_throughput.py", "bench/loader_throughput.py",
-                   "bench/synth_ablation.py", "bench/train_throughput.py")
+                   "bench/synth_ablation.py", "bench/train_throughput.py", "bench/orientation.py")
 ]

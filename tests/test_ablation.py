@@ -12,7 +12,7 @@ from inference.checkpoint import load_training_checkpoint
 WORDS = ["exit", "open", "hotel", "12", "station", "internationally"]
 
 
-def run_ablation(tmp_path, rows=("v3", "all"), output_dir="abl", start=()):
+def run_ablation(tmp_path, rows=("v6", "all"), output_dir="abl", start=()):
     cmd = [sys.executable, "-m", "bench.synth_ablation", str(tmp_path / "crops" / "labels.txt"), "--synth_assets",
            str(tmp_path / "assets"), "--images", "64", "--synth_val", "64", "--rows", *rows, *start,
            "--output_dir", str(tmp_path / output_dir), "--", "--batch_size", "32", "--hidden_size", "16", "--cnn_width", "8",
@@ -22,7 +22,7 @@ def run_ablation(tmp_path, rows=("v3", "all"), output_dir="abl", start=()):
 
 def table_rows(stdout):
     return {line.split("|")[1].strip(): line for line in stdout.splitlines() if line.startswith("| ")
-            and line.split("|")[1].strip() in ("v3", "all")}
+            and line.split("|")[1].strip() in ("v6", "all")}
 
 
 def test_rows_train_once_with_their_features_and_the_table_reads_every_crop(tmp_path):
@@ -35,18 +35,18 @@ def test_rows_train_once_with_their_features_and_the_table_reads_every_crop(tmp_
     first = run_ablation(tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     rows = table_rows(first.stdout)
-    assert set(rows) == {"v3", "all"}, first.stdout[-2000:]
-    for name, features, assets in (("v3", "`lettering=0`", "trdg"), ("all", "``", "yes")):
+    assert set(rows) == {"v6", "all"}, first.stdout[-2000:]
+    for name, features in (("v6", "`turns=0,scene=0`"), ("all", "``")):
         cells = [c.strip() for c in rows[name].split("|")[2:-1]]
-        assert cells[:2] == [features, assets]
-        accs = [float(c) for c in cells[2:]]
+        assert cells[0] == features
+        accs = [float(c) for c in cells[1:]]
         assert len(accs) == 7 and all(0 <= a <= 100 for a in accs)  # all, 5 length buckets, synthetic val
-    done = {name: (tmp_path / "abl" / name / "ABLATION_ROW_DONE").read_text() for name in ("v3", "all")}
-    assert "CRNN_SYNTH_FEATURES='lettering=0'" in done["v3"] and "--synth_assets" not in done["v3"]
-    assert "CRNN_SYNTH_FEATURES=''" in done["all"] and f"--synth_assets {tmp_path / 'assets'}" in done["all"]
-    for name in ("v3", "all"):  # 64 images in batches of 32, validated on the common set
+    done = {name: (tmp_path / "abl" / name / "ABLATION_ROW_DONE").read_text() for name in ("v6", "all")}
+    assert "CRNN_SYNTH_FEATURES='turns=0,scene=0'" in done["v6"] and "CRNN_SYNTH_FEATURES=''" in done["all"]
+    assert all(f"--synth_assets {tmp_path / 'assets'}" in text for text in done.values())
+    for name in ("v6", "all"):  # 64 images in batches of 32, validated on the common set
         assert load_training_checkpoint(str(tmp_path / "abl" / name / "checkpoint.pth"))["global_step"] == 2
-        assert re.search(r"synth_v6-assets-[0-9a-f]{10}_train0_val64_seed0",
+        assert re.search(r"synth_v7-assets-[0-9a-f]{10}_train0_val64_seed0",
                          (tmp_path / "abl" / name / "eval_results.csv").read_text())
 
     again = run_ablation(tmp_path)
@@ -54,11 +54,11 @@ def test_rows_train_once_with_their_features_and_the_table_reads_every_crop(tmp_
     assert again.stdout.count("already trained") == 2
     assert table_rows(again.stdout) == rows
 
-    start = str(tmp_path / "abl" / "v3" / "checkpoint.pth")
-    tuned = run_ablation(tmp_path, rows=("v3",), output_dir="tuned", start=("--finetune", start))
+    start = str(tmp_path / "abl" / "v6" / "checkpoint.pth")
+    tuned = run_ablation(tmp_path, rows=("v6",), output_dir="tuned", start=("--finetune", start))
     assert tuned.returncode == 0, tuned.stderr[-2000:]
-    assert f"Fine-tuning from {start}" in tuned.stdout and set(table_rows(tuned.stdout)) == {"v3"}
-    assert f"--finetune {start}" in (tmp_path / "tuned" / "v3" / "ABLATION_ROW_DONE").read_text()
+    assert f"Fine-tuning from {start}" in tuned.stdout and set(table_rows(tuned.stdout)) == {"v6"}
+    assert f"--finetune {start}" in (tmp_path / "tuned" / "v6" / "ABLATION_ROW_DONE").read_text()
 
 
 def test_a_row_with_a_checkpoint_resumes_instead_of_starting_again(tmp_path, monkeypatch):
@@ -68,11 +68,11 @@ def test_a_row_with_a_checkpoint_resumes_instead_of_starting_again(tmp_path, mon
                         subprocess.CompletedProcess(cmd, 0))
     args = synth_ablation.get_args_parser().parse_args([__file__, "--synth_assets", str(tmp_path), "--finetune",
                                                         __file__, "--output_dir", str(tmp_path / "abl")])
-    for row in ("v3", "lettering"):  # main.py would create them
+    for row in ("v6", "scene"):  # main.py would create them
         (tmp_path / "abl" / row).mkdir(parents=True)
-    synth_ablation.train_row("v3", args, "VAL")
-    (tmp_path / "abl" / "lettering" / "checkpoint_prev.pth").write_bytes(b"")
-    synth_ablation.train_row("lettering", args, "VAL")
+    synth_ablation.train_row("v6", args, "VAL")
+    (tmp_path / "abl" / "scene" / "checkpoint_prev.pth").write_bytes(b"")
+    synth_ablation.train_row("scene", args, "VAL")
     starts = [[a for a in cmd if a in ("--finetune", "--resume")] for cmd in commands]
     assert starts == [["--finetune"], ["--resume"]]
     assert commands[0][commands[0].index("--finetune") + 1] == __file__

@@ -84,7 +84,7 @@ def test_offline_accuracy_equals_online(chain, tiny_data):
         row = next(csv.DictReader(f))
     assert (row["set"], int(row["correct"]), int(row["samples"])) == ("OTHER_lmdb", right, total)
     # Per sample: the same misses as PyTorch decoding the same LMDB.
-    model, alphabet, _, _ = load_crnn(chain["ckpt"])
+    model, alphabet = load_crnn(chain["ckpt"])[:2]
     conv = LabelConverter(alphabet)
     ds = LmdbDataset(f"{tiny_data}/OTHER_lmdb", conv, 26, train=False)
     misses = []

@@ -129,3 +129,38 @@ def test_cache_is_built_once_in_release_layout(tmp_path):
     assert ensure_synthetic(40, 8, seed=0, root=str(tmp_path), log=logs.append) == out
     assert logs[-1].startswith("Using cached synthetic data")
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+def v7_pair(name, index):
+    """The same sample with feature `name` off and on, every other feature off: (off image, on image, labels)."""
+    fonts, words, photos = assets()
+    base = {n: 0.0 for n in FEATURES}
+    off = SynthRenderer(fonts[:3], words, photos, {**base, name: 0.0}).sample(0, 0, index)
+    on = SynthRenderer(fonts[:3], words, photos, {**base, name: 1.0}).sample(0, 0, index)
+    image = lambda data: np.asarray(Image.open(io.BytesIO(data)), np.float32)  # noqa: E731
+    return image(off[0]), image(on[0]), (off[1], on[1])
+
+
+def test_an_upside_down_word_is_the_word_turned_and_keeps_its_label():
+    for index in range(4):
+        off, on, (label_off, label_on) = v7_pair("upside_down", index)
+        assert label_on == label_off                                        # reading order, not reversed
+        assert on.shape == off.shape and np.abs(on - off[::-1, ::-1]).mean() < 6   # JPEG aside, turned 180
+        assert np.abs(on - off).mean() > 10
+
+
+def test_stacked_letters_come_in_reading_order_lying_in_a_row():
+    """Stacked upright letters as the reader sees them after a quarter turn anticlockwise: a row of letters on
+    their side, the first on the left, labelled in reading order."""
+    fonts, words, photos = assets()
+    renderer = SynthRenderer(fonts[:3], words, photos, {**{n: 0.0 for n in FEATURES}, "stacked": 1.0})
+    mask, _, (font, size) = renderer._text_mask("HOTEL", np.random.default_rng(0))
+    assert mask.size[0] > 3 * mask.size[1]                                # a row of five letters
+    sign = np.asarray(mask.transpose(Image.Transpose.ROTATE_270)) > 96    # turned back: the vertical sign
+    rows = np.flatnonzero(sign.any(1))
+    top = sign[rows[0]:rows[0] + (rows[-1] - rows[0]) // 5]                # its top fifth: the first letter
+    h_columns = (np.asarray(renderer._glyph(font, size, "H")[0]) > 96).any(0).sum()
+    assert abs(int(top.any(0).sum()) - int(h_columns)) <= 3               # as wide as an upright H
+    for index in range(3):
+        _, _, (label_off, label_on) = v7_pair("stacked", index)
+        assert label_on == label_off

@@ -45,12 +45,15 @@ def test_width_rule_bounds(size, expected):
 
 def test_choose_width_flags_and_models():
     assert choose_width() == Width(100, 256, 4)
+    assert choose_width(model_scale=1.3) == Width(100, 256, 4, 1.3)               # a model that reads wider
+    assert choose_width(width_scale=1.1, model_scale=1.3) == Width(100, 256, 4, 1.1)  # --width_scale wins
     assert choose_width(img_w=100) == Width.fixed(100)              # --img_w 100: the seed's
     assert choose_width(fixed_width=True, model_img_w=64, model_range=[64, 200]) == Width.fixed(64)  # --fixed_width
     assert choose_width(model_img_w=64, model_range=[64, 64]) == Width.fixed(64)  # trained fixed
     assert choose_width(width_step=32, model_img_w=100, model_range=[80, 200]) == Width(80, 200, 32)
     assert choose_width(model_img_w=100, model_range=None) == Width(100, 256, 4)   # an older checkpoint
     assert choose_width(min_w=120, model_img_w=100, model_range=None) == Width(120, 256, 4)
+    assert Width(scale=1.3).of(150, 32) == 196 and Width().of(150, 32) == 152        # 150 x 1.3 -> 195 -> 196
     with pytest.raises(UserError, match="one or the other"):
         choose_width(img_w=100, min_w=80)
     with pytest.raises(UserError, match="--min_w 300 is above --max_w 256"):

@@ -1,13 +1,13 @@
 """Builds (once) and caches the synthetic default data set in the data_lmdb_release layout.
 
-    <cache>/synth_v6-<digest>_train<N>_val<M>_seed<S>/MJ_LMDB       training words
-    <cache>/synth_v6-<digest>_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
+    <cache>/synth_v7-<digest>_train<N>_val<M>_seed<S>/MJ_LMDB       training words
+    <cache>/synth_v7-<digest>_train<N>_val<M>_seed<S>/IIIT5K_lmdb   validation words (other samples)
 
 The cache root is $CRNN_CACHE_DIR, else ~/.cache/crnn_pytorch. The digest covers everything that
 decides a sample (generator_digest): the feature table as drawn (with $CRNN_SYNTH_FEATURES), the
 word-length weights, the generator's code and the assets' files, so any edit of them builds a new
 set instead of reusing a stale one. An assets folder other than the trdg wheel and a feature
-override are also named in words (synth_v6-<assets folder>-<features>-<digest>_train...). A set is built in a temporary folder and renamed into place when complete, so an interrupted
+override are also named in words (synth_v7-<assets folder>-<features>-<digest>_train...). A set is built in a temporary folder and renamed into place when complete, so an interrupted
 build is never mistaken for a finished one; a failed or interrupted build removes its temporary
 folder. With num_train 0 (training on the stream, see stream.py) only the validation LMDB is
 built.
@@ -30,7 +30,7 @@ from datasets.synth.features import LENGTH_WEIGHTS, features, override_tag
 from utils.errors import UserError, in_one_line
 from utils.label_converter import DEFAULT_ALPHABET
 
-VERSION = 6  # the generator's design, for people (v6: crops that cut into letters, words 8-12 px high)
+VERSION = 7  # the generator's design, for people (v7: turned and stacked words, scenes seen close up)
 CODE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_SPLIT, VAL_SPLIT = 0, 1
 CHUNK = 256

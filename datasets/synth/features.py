@@ -54,6 +54,20 @@ FEATURES = {
     "gradient_background": 0.2,
     "photo_background": 0.25,  # a crop of a photo (falls back to flat without photos); the rest: smooth noise
     "background_noise": 0.5,
+    # ---- v7: words turned about, and scene text seen close up (the scene part at half the probabilities first
+    # tried: at 51,200 images it showed no gain on the development crops; docs/experiments/2026-12-04-generator-v7.md)
+    "upside_down": 0.04,     # the word turned 180 degrees, labelled in reading order (a turned word read the
+                             # wrong way round, and real upside-down text)
+    "stacked": 0.02,         # upright letters stacked top to bottom, as the reader sees them once it turns the
+                             # tall crop a quarter turn anticlockwise: letters lying on their side, in order
+    "steep_slant": 0.06,     # turned 15-45 degrees (a turned word at 50-75 degrees, once read a quarter off)
+    "pose_3d": 0.06,         # the word on a plane turned in 3-D (yaw up to 55, pitch up to 35 degrees), seen
+                             # through a pinhole camera: perspective from a pose, not a 2-D warp
+    "uneven_light": 0.1,     # light falling off across the word (a smooth gain field of 0.35-1.3)
+    "glare": 0.03,           # a bright, soft highlight over part of the letters
+    "shadow": 0.05,          # a soft-edged shadow across part of the word
+    "occlusion": 0.03,       # something in front: a pole, a wire, a branch or a blob over part of the letters
+    "motion_blur": 0.04,     # a camera moving (or out of focus) during the shot
     "tiny_res": 0.1,         # v6: drawn at 8-12 px high, then upscaled to 32 (small, far-away words)
     "low_res": 0.25,         # drawn at 16-25 px high, then upscaled to 32 (when not tiny)
     "blur": 0.2,
@@ -64,6 +78,8 @@ FEATURES = {
 GROUPS = {
     "lettering": ("colour", "hollow", "texture_fill", "outline", "italic", "script", "arc", "small_print",
                   "strong_perspective", "extrude", "drop_shadow"),
+    "turns": ("upside_down", "stacked", "steep_slant"),
+    "scene": ("pose_3d", "uneven_light", "glare", "shadow", "occlusion", "motion_blur"),
 }
 
 # Word length weights, 1..16 letters: running English text, so no word of 13+ letters is drawn (the zeros keep

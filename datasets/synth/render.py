@@ -1,13 +1,15 @@
-"""Renders one synthetic word image (v6): text -> grayscale crop, 32 px high, natural width.
+"""Renders one synthetic word image (v7): text -> grayscale crop, 32 px high, natural width.
 
 Every sample is a pure function of (seed, split, index), so a data set is reproducible whatever the
 number of worker processes. The variation aims at real photographed words; every feature is a named
-probability in datasets/synth/features.py: what is written (synth_text.py: word lengths with a long
-tail, digits, codes, punctuation the label leaves out), where the letters sit (synth_shape.py:
-rotation, italic lean, perspective, arcs), what they look like (synth_paint.py: colour turned grey as
-a camera does, hollow, outlined, textured, extruded and shadowed letters, photo backgrounds), and
+probability in datasets/synth/features.py: what is written (text.py: words of running text's lengths,
+digits, codes, punctuation the label leaves out), where the letters sit (shape.py: rotation, steep
+slants, italic lean, perspective, a pose in 3-D, arcs; here: letters stacked as on a vertical sign),
+what they look like (paint.py: colour turned grey as a camera does, hollow, outlined, textured,
+extruded and shadowed letters, photo backgrounds), what the scene does (scene.py: uneven light,
+glare, shadows, occluders, a moving camera), which way up the word is (here: turned 180 degrees) and
 what the camera does (here: low and very low resolution, blur, noise, JPEG), how tightly the word was
-cut out (synth_shape.crop: margins that cut into the first or last letter), plus cut-off letters of
+cut out (shape.crop: margins that cut into the first or last letter), plus cut-off letters of
 neighbouring words and a line of small print, which are drawn but never labelled.
 
     python -c "from datasets.synth.assets import load_renderer; print(load_renderer().sample(0, 0, 5)[1])"
@@ -22,6 +24,7 @@ from datasets.synth.alphabet_text import AlphabetText
 from datasets.synth.coverage import fonts_for
 from datasets.synth.features import features as feature_table
 from datasets.synth.paint import paint
+from datasets.synth.scene import motion_blur, scene
 from datasets.synth.shape import arc, crop, stack_below, warp
 from datasets.synth.text import MAX_LABEL, TextSampler, alnum  # noqa: F401  (MAX_LABEL, alnum: the API)
 
@@ -37,6 +40,7 @@ SCRIPT_NAMES = re.compile(r"script|hand|brush|callig|cursive|pacifico|lobster|vi
 # Caches are bounded: PIL holds each open font file in memory, and 2,000 fonts' glyphs would fill a
 # worker's memory; a full cache is emptied (the samples stay the same, only slower for a while).
 MAX_FONTS_OPEN, MAX_GLYPHS = 1024, 300_000
+MAX_STACKED = 8  # letters of a vertical sign: longer words are not stacked
 
 
 class SynthRenderer:
@@ -92,6 +96,18 @@ class SynthRenderer:
             x += adv + spacing
         return mask
 
+    def _compose_stacked(self, text, path, size):
+        """Upright letters stacked top to bottom (a vertical sign), as the reader sees them after it turns the
+        tall crop a quarter turn anticlockwise: a row of letters lying on their side, first letter on the left."""
+        glyphs = [self._glyph(path, size, c)[0] for c in text]
+        column_w, gap = max(g.size[0] for g in glyphs) + size // 2, size // 6
+        mask = Image.new("L", (column_w + size, sum(g.size[1] + gap for g in glyphs) + size))
+        y = size // 2
+        for glyph in glyphs:
+            mask.paste(255, ((mask.size[0] - glyph.size[0]) // 2, y), glyph)
+            y += glyph.size[1] + gap
+        return mask.transpose(Image.ROTATE_90)
+
     def _pick_font(self, rng):
         pool = self.script_fonts if rng.random() < self.f["script"] and self.script_fonts else self.fonts
         return pool[rng.integers(len(pool))]
@@ -103,7 +119,8 @@ class SynthRenderer:
         size = SIZE
         spacing = (rng.uniform(0.05, 0.35) if rng.random() < f["wide_spacing"] else rng.uniform(-0.04, 0.04)) * size
         stroke = int(rng.integers(1, 3)) if rng.random() < f["stroke"] else 0
-        mask = self._compose(text, path, size, spacing)
+        stacked = rng.random() < f["stacked"] and 2 <= len(text) <= MAX_STACKED
+        mask = self._compose_stacked(text, path, size) if stacked else self._compose(text, path, size, spacing)
         if stroke:  # bolder letters
             mask = mask.filter(ImageFilter.MaxFilter(2 * stroke + 1))
         box = mask.getbbox() or (0, 0, 1, 1)
@@ -174,7 +191,12 @@ class SynthRenderer:
         mask = crop(warp(mask, rng, self.f), text_h, rng, self.f, len(text))
         if rng.random() < self.f["edge_clutter"]:
             mask = self._edge_clutter(mask, font, rng)
-        return self._degrade(paint(mask, self.backgrounds, rng, self.f, font[1]), rng)
+        image = scene(paint(mask, self.backgrounds, rng, self.f, font[1]), rng, self.f)
+        if rng.random() < self.f["motion_blur"]:
+            image = motion_blur(image, rng)
+        if rng.random() < self.f["upside_down"]:  # the label stays in reading order
+            image = image.transpose(Image.ROTATE_180)
+        return self._degrade(image, rng)
 
     def _degrade(self, image, rng):
         f = self.f

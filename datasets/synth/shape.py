@@ -18,7 +18,8 @@ def _homography(dst, src):
 
 
 def warp(mask, rng, f):
-    """A small rotation, shear and perspective (v3), an italic lean and strong perspective (v4)."""
+    """A small rotation, shear and perspective (v3), an italic lean and strong perspective (v4), a steep slant and
+    a pose in 3-D (v7)."""
     w, h = mask.size
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
     pts = corners - (w / 2, h / 2)
@@ -26,8 +27,10 @@ def warp(mask, rng, f):
     if rng.random() < f["italic"]:  # lean right about the middle line, as an oblique face does
         pts[:, 0] -= rng.uniform(0.18, 0.4) * pts[:, 1]
         moved = True
-    if rng.random() < f["warp"]:
-        angle = np.deg2rad(np.clip(rng.normal(0, 3.5), -12, 12))
+    steep = rng.random() < f["steep_slant"]
+    if rng.random() < f["warp"] or steep:
+        degrees = rng.uniform(15, 45) * rng.choice([-1, 1]) if steep else np.clip(rng.normal(0, 3.5), -12, 12)
+        angle = np.deg2rad(degrees)
         shear = rng.uniform(-0.35, 0.35) if rng.random() < f["shear"] else 0.0
         pts[:, 0] += shear * pts[:, 1]
         c, s = np.cos(angle), np.sin(angle)
@@ -39,11 +42,30 @@ def warp(mask, rng, f):
         pts = _foreshorten(pts, rng.uniform(0.45, 0.75), rng.random() < 0.5)
         pts[:, 0] *= rng.uniform(0.7, 1.0)
         moved = True
+    if rng.random() < f["pose_3d"]:
+        pts = _posed(pts, rng)
+        moved = True
     if not moved:
         return mask  # straight, axis-aligned text is common in photos too
     pts -= pts.min(axis=0)
     size = np.ceil(pts.max(axis=0)).astype(int) + 1
     return mask.transform(tuple(size), Image.PERSPECTIVE, _homography(pts, corners), Image.BILINEAR)
+
+
+def _posed(pts, rng):
+    """The corners of a plane turned in 3-D (yaw, pitch, a little roll) about its centre and seen through a
+    pinhole camera at 1.2-3 plane widths: near edges grow, far ones shrink, verticals converge, as a sign
+    photographed from the side does."""
+    yaw, pitch = np.deg2rad(rng.uniform(20, 55) * rng.choice([-1, 1])), np.deg2rad(rng.uniform(-35, 35))
+    roll = np.deg2rad(rng.normal(0, 4))
+    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    turn = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]]) @ np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]]) \
+        @ np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    width = max(float(np.ptp(pts[:, 0])), 1.0)
+    distance = rng.uniform(1.2, 3.0) * width
+    plane = np.c_[pts, np.zeros(len(pts))] @ turn.T
+    depth = distance + plane[:, 2]
+    return plane[:, :2] * (distance / depth)[:, None]
 
 
 def _foreshorten(pts, scale, right):

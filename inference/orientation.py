@@ -1,0 +1,72 @@
+"""Reading images, and the rule for crops taller than wide: a word turned a quarter turn, or stacked letters.
+
+In real scene text most such crops hold a whole word turned about 90 degrees, more often reading bottom to
+top than top to bottom, some a steep slant; stacked upright letters are rare. With orientation "auto" a crop
+narrower than TALL x its height is read three ways: as given, turned a quarter turn clockwise (a word that
+reads bottom to top comes upright) and anticlockwise (top to bottom; stacked letters come out in order, lying
+on their side, as the generator draws them). Plain confidence is a poor judge of which read is right: the
+upright read of a turned word is often one confident character. The rule keeps the read with the highest
+
+    score = log(confidence) + LENGTH_BONUS * (min(len(text), MAX_BONUS_CHARS) - FREE_CHARS, at least 0)
+
+so that a read that finds a word beats one that finds a letter or two (the first FREE_CHARS characters earn
+nothing: a short upright crop, a digit, keeps its read); an empty read never wins. Chosen on the
+development crops turned by hand and synthetic turned words (bench/orientation.py; docs/reading.md, "Crops
+taller than wide"): a bonus per character closed half the gap between the most confident read and the best of
+the three, and a prior for the clockwise turn (the more common one) did not pay, the model's confidence
+already telling an upright word from one upside down.
+"""
+import math
+
+import numpy as np
+from PIL import Image
+
+from datasets.transforms import preprocess
+from datasets.width_batches import by_width
+
+ORIENTATIONS = ("auto", "upright")
+TALL = 0.8  # a crop narrower than this times its height is read three ways
+TURNS = (None, Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_90)  # as given, clockwise, anticlockwise
+TURN_NAMES = ("as given", "clockwise", "anticlockwise")
+LENGTH_BONUS, FREE_CHARS, MAX_BONUS_CHARS = 0.5, 2, 8
+
+
+def add_orientation_arg(group, what):
+    """--orientation, shared by predict.py and main.py (--eval_only)."""
+    group.add_argument("--orientation", default="auto", choices=ORIENTATIONS,
+                       help=f"auto: {what} a crop narrower than {TALL} x its height three ways (as given, turned a "
+                            "quarter turn clockwise and anticlockwise) and keep the read the rule picks "
+                            "(inference/orientation.py); upright: as given only")
+
+
+def is_tall(image):
+    width, height = image.size
+    return width < TALL * height
+
+
+def choose(texts, confidences):
+    """The index of the read the rule keeps among one crop's reads in TURNS order."""
+    scores = [math.log(max(conf, 1e-30)) + LENGTH_BONUS * max(0, min(len(text), MAX_BONUS_CHARS) - FREE_CHARS)
+              if text else -math.inf for text, conf in zip(texts, confidences)]
+    return int(np.argmax(scores)) if max(scores) > -math.inf else 0
+
+
+def read_images(images, run, decoder, width, *, batch_size=64, orientation="auto"):
+    """PIL images -> (texts, confidences, turns): each image at its own width (the Width rule), batched by
+    exact width so that a word reads the same alone or in any batch; `run` maps a float32 batch [B, 1, 32, W]
+    to scores [T, B, C]. With orientation "auto" a tall crop is read three ways and the rule's read kept
+    (`turns` names the one kept)."""
+    views, spans = [], []
+    for image in images:
+        turns = TURNS if orientation == "auto" and is_tall(image) else TURNS[:1]
+        spans.append((len(views), len(views) + len(turns)))
+        views += [preprocess(image if turn is None else image.transpose(turn), width) for turn in turns]
+    texts, confs = [None] * len(views), [None] * len(views)
+    for group in by_width([v.shape[-1] for v in views], batch_size):
+        got_texts, got_confs = decoder.decode(run(np.stack([views[k] for k in group])))
+        for k, text, conf in zip(group, got_texts, got_confs):
+            texts[k], confs[k] = text, conf
+    picks = [start + (choose(texts[start:stop], confs[start:stop]) if stop - start > 1 else 0)
+             for start, stop in spans]
+    return [texts[k] for k in picks], [confs[k] for k in picks], [TURN_NAMES[k - start] for k, (start, _) in
+                                                                   zip(picks, spans)]
