@@ -84,7 +84,7 @@ def test_feature_overrides_are_checked_and_name_the_cache(monkeypatch, tmp_path)
             parse_overrides(bad)
     plain = synth_dir(0, 8, 0, root=str(tmp_path))
     monkeypatch.setenv("CRNN_SYNTH_FEATURES", "lettering=0")
-    assert re.search(r"/synth_v6-lettering=0-[0-9a-f]{10}_train0_val8_seed0$", synth_dir(0, 8, 0, root=str(tmp_path)))
+    assert re.search(r"/synth_v7-lettering=0-[0-9a-f]{10}_train0_val8_seed0$", synth_dir(0, 8, 0, root=str(tmp_path)))
     assert synth_dir(0, 8, 0, root=str(tmp_path), assets="/x/crnn_assets_v4/") != plain
     assert SynthRenderer(assets()[0][:2], [], []).f["arc"] == 0.0
 
@@ -121,7 +121,7 @@ def test_several_fonts_are_found():
 def test_cache_is_built_once_in_release_layout(tmp_path):
     logs = []
     out = ensure_synthetic(40, 8, seed=0, root=str(tmp_path), workers=1, log=logs.append)
-    assert re.search(r"/synth_v6-[0-9a-f]{10}_train40_val8_seed0$", out)
+    assert re.search(r"/synth_v7-[0-9a-f]{10}_train40_val8_seed0$", out)
     for name, n in (("MJ_LMDB", 40), ("IIIT5K_lmdb", 8)):
         env, num = open_lmdb(f"{out}/{name}")
         with env.begin() as txn:

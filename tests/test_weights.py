@@ -113,7 +113,7 @@ def test_eval_only_without_data_builds_only_the_validation_set(tmp_path):
             ["--eval_only", "--resume", str(model), "--synth_val", "32", "--workers", "0", "--device", "cpu"]))
     cache = os.environ["CRNN_CACHE_DIR"]
     built = sorted(os.listdir(cache))
-    val_sets = [name for name in built if re.fullmatch(r"synth_v6-[0-9a-f]{10}_train0_val32_seed0", name)]
+    val_sets = [name for name in built if re.fullmatch(r"synth_v7-[0-9a-f]{10}_train0_val32_seed0", name)]
     assert len(val_sets) == 1 and not any("train300000" in name for name in built)
     assert "MJ_LMDB" not in os.listdir(os.path.join(cache, val_sets[0]))
     assert "| IIIT5K_lmdb " in buf.getvalue() and acc >= 0.5
