@@ -22,7 +22,7 @@ def add_width_args(group, training=False):
                             ("; 32 when training on CUDA/NPU, so that cuDNN autotuning sees a handful of shapes)"
                              if training else ")"))
     group.add_argument("--width_scale", type=float_range(0.5, 4), default=None,
-                       help=f"own width: read each word this much wider than its aspect ratio x 32 (default: "
+                       help="own width: read each word this much wider than its aspect ratio x 32 (default: "
                             + ("1 for a new or fine-tuned run, the checkpoint's when resuming or with --eval_only; "
                                "validation reads so, training batches are drawn at 1)" if training else
                                f"{model}, else 1)"))

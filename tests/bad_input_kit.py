@@ -151,7 +151,13 @@ def run_in_process(argv, env):
             try:
                 if argv[0] == "-m":  # as `python -m`: a module of its package
                     sys.argv = [argv[1].replace(".", "/") + ".py", *argv[2:]]
-                    runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+                    # `python -m` runs a fresh copy: one imported by an earlier test would make runpy warn
+                    imported = sys.modules.pop(argv[1], None)
+                    try:
+                        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+                    finally:
+                        if imported is not None:
+                            sys.modules[argv[1]] = imported
                 else:
                     sys.argv = list(argv)
                     runpy.run_path(os.path.join(ROOT, argv[0]), run_name="__main__")

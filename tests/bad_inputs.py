@@ -15,9 +15,9 @@ import torch
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
 
-from bad_input_kit import (  # (run_case, error_lines: also for tests/test_errors.py)
-    LATIN1, TINY_ARGS, broken_images_lmdb, checkpoint, data_dir, error_lines, finished_checkpoint, folder_of,
-    good_lmdb, launcher, main_py, nan_checkpoint, npy_file, npz_file, onnx_model, print_table, raw_lmdb, result_files, run_case,
+from bad_input_kit import (
+    LATIN1, TINY_ARGS, broken_images_lmdb, checkpoint, data_dir, finished_checkpoint, folder_of,
+    good_lmdb, launcher, main_py, nan_checkpoint, npy_file, npz_file, onnx_model, print_table, raw_lmdb, result_files,
     runner, saved_file, truncated_checkpoint, truncated_mdb, write)
 from bad_generator_inputs import AS_FILE_CASES, GENERATOR_CASES, READING_CASES
 from bad_offline_inputs import OFFLINE_CASES

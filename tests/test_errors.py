@@ -4,7 +4,8 @@ import collections
 
 import pytest
 
-from bad_inputs import CASES, error_lines, run_case
+from bad_input_kit import error_lines, run_case
+from bad_inputs import CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}: {c[2]}" for c in CASES])

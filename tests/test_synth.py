@@ -11,7 +11,8 @@ from datasets.lmdb_format import open_lmdb
 from datasets.synth.assets import find_backgrounds, find_fonts, find_words
 from datasets.synth.build import ensure_synthetic, synth_dir
 from datasets.synth.features import FEATURES, GROUPS, features, parse_overrides
-from datasets.synth.render import MAX_LABEL, SCRIPT_NAMES, SynthRenderer, alnum
+from datasets.synth.render import SCRIPT_NAMES, SynthRenderer
+from datasets.synth.text import MAX_LABEL, alnum
 from datasets.synth.text import TextSampler
 from utils.errors import UserError
 

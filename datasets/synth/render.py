@@ -26,7 +26,7 @@ from datasets.synth.features import features as feature_table
 from datasets.synth.paint import paint
 from datasets.synth.scene import motion_blur, scene
 from datasets.synth.shape import arc, crop, stack_below, warp
-from datasets.synth.text import MAX_LABEL, TextSampler, alnum  # noqa: F401  (MAX_LABEL, alnum: the API)
+from datasets.synth.text import TextSampler
 
 OUT_H = 32
 # One drawing size: every crop is scaled to 32 px high anyway, and one size (with bolder letters made
