@@ -7,14 +7,14 @@ reads bottom to top comes upright) and anticlockwise (top to bottom; stacked let
 on their side, as the generator draws them). Plain confidence is a poor judge of which read is right: the
 upright read of a turned word is often one confident character. The rule keeps the read with the highest
 
-    score = log(confidence) + LENGTH_BONUS * (min(len(text), MAX_BONUS_CHARS) - FREE_CHARS, at least 0)
+    score = log(confidence) + LENGTH_BONUS * min(len(text), MAX_BONUS_CHARS)
 
-so that a read that finds a word beats one that finds a letter or two (the first FREE_CHARS characters earn
-nothing: a short upright crop, a digit, keeps its read); an empty read never wins. Chosen on the
-development crops turned by hand and synthetic turned words (bench/orientation.py; docs/reading.md, "Crops
-taller than wide"): a bonus per character closed half the gap between the most confident read and the best of
-the three, and a prior for the clockwise turn (the more common one) did not pay, the model's confidence
-already telling an upright word from one upside down.
+so that a read that finds a word beats one that finds a letter or two; an empty read never wins. Chosen on
+the development crops turned by hand, synthetic turned words and the development crops that are tall as they
+are (bench/orientation.py; docs/reading.md, "Crops taller than wide"), with the shipped model's reads: a bonus
+per character closed more than half of the gap between the most confident read and the best of the three,
+and a prior for the clockwise turn (the more common one) did not pay, the model's confidence already telling
+an upright word from one upside down.
 """
 import math
 
@@ -28,7 +28,7 @@ ORIENTATIONS = ("auto", "upright")
 TALL = 0.8  # a crop narrower than this times its height is read three ways
 TURNS = (None, Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_90)  # as given, clockwise, anticlockwise
 TURN_NAMES = ("as given", "clockwise", "anticlockwise")
-LENGTH_BONUS, FREE_CHARS, MAX_BONUS_CHARS = 0.5, 2, 8
+LENGTH_BONUS, MAX_BONUS_CHARS = 0.75, 8
 
 
 def add_orientation_arg(group, what):
@@ -46,7 +46,7 @@ def is_tall(image):
 
 def choose(texts, confidences):
     """The index of the read the rule keeps among one crop's reads in TURNS order."""
-    scores = [math.log(max(conf, 1e-30)) + LENGTH_BONUS * max(0, min(len(text), MAX_BONUS_CHARS) - FREE_CHARS)
+    scores = [math.log(max(conf, 1e-30)) + LENGTH_BONUS * min(len(text), MAX_BONUS_CHARS)
               if text else -math.inf for text, conf in zip(texts, confidences)]
     return int(np.argmax(scores)) if max(scores) > -math.inf else 0
 

@@ -1,9 +1,12 @@
 """Crops taller than wide: read three ways, the rule keeps the turned read of a turned word and leaves short
-upright words upright; the same in predict.py, the Python reader and main.py --eval_only's last column."""
+upright words upright; the same in predict.py, the Python reader (PyTorch and ONNX) and main.py --eval_only's
+last column."""
 import contextlib
 import csv
 import io
 import os
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -70,3 +73,15 @@ def test_eval_only_reads_tall_crops_turned_in_its_last_column(tmp_path):
         row = next(csv.DictReader(f))
     assert float(row["accuracy_beam_lm"]) <= 0.5                         # the turned two are misread as given
     assert float(row["accuracy_beam_lm_turned"]) == 1.0                  # and read when turned back
+
+
+def test_the_onnx_reader_turns_tall_crops_too(tmp_path):
+    """The dynamic-width ONNX export carries the model's width scale; the reader runs it through the same rule."""
+    r = subprocess.run([sys.executable, "pth2onnx.py", os.path.join(ROOT, "weights", "crnn.pth"),
+                        str(tmp_path / "dw.onnx"), "--dynamic_width"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    image = Image.open(SAMPLE).transpose(ANTICLOCKWISE)
+    onnx_reader = Recognizer(str(tmp_path / "dw.onnx"))
+    assert "x 1.3" in onnx_reader.describe()
+    assert onnx_reader.read(image).text == "welcome"
+    assert Recognizer(str(tmp_path / "dw.onnx"), orientation="upright").read(image).text != "welcome"

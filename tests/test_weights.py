@@ -48,17 +48,18 @@ def test_shipped_file_is_light_and_complete():
     assert ckpt["alphabet"] == "0123456789abcdefghijklmnopqrstuvwxyz" and ckpt["img_w"] == 100
     assert ckpt["model"]["cnn.conv0.weight"].dtype == torch.float16
     assert ckpt["width_range"] == [100, 256]  # trained, and read by default, at each word's own width
-    assert set(ckpt) == {"model", "model_args", "alphabet", "img_w", "width_range", "source", "run"}
-    assert ckpt["run"]["data"]["train"]["generator"] == "v6" and ckpt["run"]["origin"]["how"] == "finetune"  # stage 3
+    assert ckpt["width_scale"] == 1.3  # read 1.3x wider than that (docs/own-width.md)
+    assert set(ckpt) == {"model", "model_args", "alphabet", "img_w", "width_range", "width_scale", "source", "run"}
+    assert ckpt["run"]["data"]["train"] == {**ckpt["run"]["data"]["train"], "generator": "v7", "stream": 512000}  # stage 4
 
 
 def test_shipped_model_reads_synthetic_validation_words(tmp_path):
-    """The first 500 images of the v6 synthetic validation set drawn with trdg's assets (never trained on; the
-    model trained on the big assets folder): the stage 3 model reads 69.6% of them (stage 2: 67.2%), at its own
-    width, greedy."""
+    """The first 500 images of the v7 synthetic validation set drawn with trdg's assets (never trained on; the
+    model trained on the big assets folder): the stage 4 model reads 63.0% of them (stage 3: 61.2%), at its own
+    width x its scale, greedy."""
     data = ensure_synthetic(0, 500, seed=0, root=str(tmp_path), workers=2, log=None)
     acc, out = eval_only(data, "IIIT5K_lmdb", tmp_path)
-    assert acc >= 0.67, out[-1500:]
+    assert acc >= 0.62, out[-1500:]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_shipped_model_reads_90_percent_of_the_real_crops(real_lmdb, tmp_path):
     row = [line for line in out.splitlines() if line.startswith("| REAL2000 ")]
     samples, correct = (int(cell) for cell in row[0].split("|")[2:4])
     assert samples == 2000 and correct / samples == acc
-    assert acc >= 0.90, out[-1500:]  # 92.00% at its own width (the card)
+    assert acc >= 0.90, out[-1500:]  # 93.35% at its own width x 1.3 (the card)
 
 
 @needs_crops
