@@ -25,7 +25,7 @@ import sys
 from tqdm import tqdm
 
 from decoding.flags import add_decoder_args, decoder_options
-from inference.orientation import add_orientation_arg
+from inference.orientation import add_edge_pad_arg, add_orientation_arg
 from inference.recognizer import SHIPPED_MODEL, Recognizer
 from datasets.width_flags import add_width_args, width_flags
 from utils.cli import Parser, existing_file, int_range, path_text, run_cli
@@ -57,6 +57,7 @@ def get_args_parser():
     decoding = p.add_argument_group("decoding")
     add_decoder_args(decoding, default="beam")
     add_orientation_arg(decoding, "read")
+    add_edge_pad_arg(decoding)
     return p
 
 
@@ -154,8 +155,8 @@ def main(args):
         raise UserError("no images to read: the inputs list none")
     lexicon = read_lexicon(args.lexicon) if args.lexicon else None
     reader = Recognizer(args.model, device=args.device, precision=args.precision, batch_size=args.batch_size,
-                        alphabet=args.alphabet, orientation=args.orientation, **width_flags(args),
-                        **decoder_options(args))
+                        alphabet=args.alphabet, orientation=args.orientation, edge_pad=args.edge_pad,
+                        **width_flags(args), **decoder_options(args))
     print(f"Reading {len(paths)} images with {reader.describe()}", file=sys.stderr, flush=True)
     results = read_all(reader, paths, len(paths) > 1000)
     if not results:

@@ -32,7 +32,7 @@ from PIL import Image
 from datasets.transforms import OWN_STEP, Width
 from decoding.char_lm import CharLM
 from decoding.ctc_decoder import SHIPPED_LM
-from inference.orientation import add_orientation_arg
+from inference.orientation import add_edge_pad_arg, add_orientation_arg
 from inference.recognizer import Recognizer
 from utils.cli import Parser, existing_file, float_range, int_range, run_cli
 from utils.errors import UserError
@@ -76,6 +76,7 @@ def get_args_parser():
                    help="greedy, and/or beam search with the LM at its defaults (decoding/ctc_decoder.py)")
     p.add_argument("--lm", type=existing_file, default=SHIPPED_LM, help="the LM of 'beam' and of the word list")
     add_orientation_arg(p, "read")
+    add_edge_pad_arg(p)
     return p
 
 
@@ -140,7 +141,8 @@ def main(args):
                                                                   "width_step": width.step, "width_scale": scale}
             for dec_name in args.decoders:
                 reader = Recognizer(model, decoder=dec_name, lm=args.lm if dec_name == "beam" else None, device="cpu",
-                                    precision="fp32", batch_size=args.batch_size, orientation=args.orientation, **rule)
+                                    precision="fp32", batch_size=args.batch_size, orientation=args.orientation,
+                                    edge_pad=args.edge_pad, **rule)
                 results = [{"file": p, "text": r.text} for p, r in zip(paths, reader.read_many(paths))]
                 accs, counts, drops = row(results, labels, words, shapes)
                 name = f"{width.min_w}" if width.is_fixed else \

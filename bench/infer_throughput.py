@@ -12,10 +12,11 @@ chain does; int8 is calibrated on 256 synthetic word images. Two more rows time
 CTC decoding alone (words/s) on one core, on the model's scores for those
 images: greedy and the beam search with the shipped character LM, the
 defaults of predict.py, so that decoding can be set beside reading. The last
-two rows time the whole Python reader (predict.py's defaults, images already in
-memory) on 256 synthetic words turned a quarter turn, tall crops as in scene
-text: read as given (--orientation upright) and read three ways by the
-orientation rule (the default), which is what the rule costs. With
+three rows time the whole Python reader (beam + LM, images already in memory)
+on 256 synthetic words turned a quarter turn, tall crops as in scene text: read
+once as given (--orientation upright --edge_pad 0), with the second read of
+extended edges, and also three ways by the orientation rule (predict.py's
+defaults): what each costs. With
 --device cuda the table has PyTorch fp32 and fp16 autocast + channels_last on
 the GPU.
 """
@@ -43,6 +44,7 @@ from decoding.ctc_decoder import make_decoder
 from models import CRNN
 from inference.onnx_export import export
 from inference.onnx_runtime import make_session
+from inference.orientation import EDGE_PAD
 from inference.recognizer import SHIPPED_MODEL, Recognizer
 from utils.cli import Parser, existing_file, float_range, int_range, run_cli
 from utils.device import cpu_has_bf16
@@ -172,15 +174,16 @@ def decode_rows(scores, alphabet, args):
 
 
 def reader_rows(args):
-    """Words/s of the Python reader on tall crops (synthetic words turned a quarter turn), as given and by the
-    orientation rule -> {row: {batch: words/s}}."""
+    """Words/s of the Python reader on tall crops (synthetic words turned a quarter turn): read once as given,
+    with the second read of extended edges, and by the orientation rule too -> {row: {batch: words/s}}."""
     renderer = load_renderer()
     tall = [Image.open(io.BytesIO(renderer.sample(7, 1, i)[0])).transpose(Image.Transpose.ROTATE_90)
             for i in range(256)]
     rows = {}
     for bs in args.batch_sizes:
-        readers = {f"reader on tall crops, --orientation {o}": Recognizer(args.model, orientation=o, batch_size=bs)
-                   for o in ("upright", "auto")}
+        readers = {f"reader on tall crops, --orientation {o} --edge_pad {pad:g}":
+                   Recognizer(args.model, orientation=o, edge_pad=pad, batch_size=bs)
+                   for o, pad in (("upright", 0), ("upright", EDGE_PAD), ("auto", EDGE_PAD))}
         for name, reader in readers.items():
             runs = [len(tall) * timed(lambda: reader.read_many(tall), args.seconds) for _ in range(args.rounds)]
             rows.setdefault(name, {})[bs] = statistics.median(runs)

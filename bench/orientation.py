@@ -28,7 +28,7 @@ from bench.accuracy_by_length import read_labels
 from datasets.synth.assets import load_renderer
 from datasets.synth.build import VAL_SPLIT
 from decoding.ctc_decoder import DECODERS
-from inference.orientation import TURNS, choose, is_tall
+from inference.orientation import TURNS, add_edge_pad_arg, choose, is_tall
 from inference.recognizer import Recognizer
 from utils.cli import Parser, existing_dir, existing_file, float_range, int_range, run_cli
 from utils.label_converter import normalize_for_eval
@@ -45,6 +45,7 @@ def get_args_parser():
                    help="synthetic words turned by hand, from the generator's validation split")
     p.add_argument("--synth_assets", type=existing_dir, default=None, help="the generator's assets (--synthetic)")
     p.add_argument("--limit", type=int_range(1), default=None, help="read only the first N labelled crops")
+    add_edge_pad_arg(p)
     return p
 
 
@@ -97,7 +98,7 @@ def main(args):
     print("|---|---:|---|---:|---:|---:|---:|")
     table = {}
     for decoder in args.decoders:
-        reader = Recognizer(args.model, decoder=decoder, orientation="upright")
+        reader = Recognizer(args.model, decoder=decoder, orientation="upright", edge_pad=args.edge_pad)
         for name, (images, truth) in sets.items():
             table[name, decoder] = scores(three_reads(reader, images), truth) if images else [float("nan")] * 4
             print(f"| {name} | {len(images)} | {decoder} | " + " | ".join(f"{v:.2f}" for v in table[name, decoder])

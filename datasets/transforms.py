@@ -75,13 +75,25 @@ def choose_width(*, img_w=None, fixed_width=False, min_w=None, max_w=None, width
     return Width(lo, hi, width_step or OWN_STEP, model_scale if width_scale is None else width_scale)
 
 
-def preprocess(image, width):
-    """PIL image of any mode and size -> float32 array [1, 32, width.of(image size)]. An image with an alpha
-    channel is laid over white first (as a viewer shows it): converting it straight to gray would drop the
-    alpha and turn dark text on a transparent background into a black image."""
+def gray(image):
+    """PIL image of any mode -> mode L. An image with an alpha channel is laid over white first (as a viewer
+    shows it): converting it straight to gray would drop the alpha and turn dark text on a transparent
+    background into a black image."""
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
         image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA"))
-    image = image.convert("L")
+    return image.convert("L")
+
+
+def extend_edges(image, share):
+    """The image in gray, wider by `share` x its height on the left and on the right, its first and last
+    columns repeated: room around a word cropped tight against its first or last letter."""
+    pad = round(share * image.size[1])
+    return Image.fromarray(np.pad(np.asarray(gray(image)), ((0, 0), (pad, pad)), mode="edge"))
+
+
+def preprocess(image, width):
+    """PIL image of any mode and size -> float32 array [1, 32, width.of(image size)], in gray (`gray`)."""
+    image = gray(image)
     image = image.resize((width.of(*image.size), IMG_H), Image.BICUBIC)
     x = np.asarray(image, dtype=np.float32) / 255.0
     return ((x - 0.5) / 0.5)[None]

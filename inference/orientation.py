@@ -15,20 +15,28 @@ are (bench/orientation.py; docs/reading.md, "Crops taller than wide"), with the 
 per character closed more than half of the gap between the most confident read and the best of the three,
 and a prior for the clockwise turn (the more common one) did not pay, the model's confidence already telling
 an upright word from one upside down.
+
+Each view can also be read a second time with its left and right edges extended (`edge_pad` x its height,
+the edge columns repeated) and the more confident of the two reads kept: crops cut tight against a letter
+read better with room around them, and the model's confidence tells which read had the room it needed
+(docs/reading.md, "A second read with room around the word").
 """
 import math
 
 import numpy as np
 from PIL import Image
 
-from datasets.transforms import preprocess
+from datasets.transforms import extend_edges, preprocess
 from datasets.width_batches import by_width
+from utils.cli import float_range
+from utils.errors import UserError
 
 ORIENTATIONS = ("auto", "upright")
 TALL = 0.8  # a crop narrower than this times its height is read three ways
 TURNS = (None, Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_90)  # as given, clockwise, anticlockwise
 TURN_NAMES = ("as given", "clockwise", "anticlockwise")
 LENGTH_BONUS, MAX_BONUS_CHARS = 0.75, 8
+EDGE_PAD = 0.25  # the reader's second read: edges extended by this x the height (0: read once)
 
 
 def add_orientation_arg(group, what):
@@ -37,6 +45,20 @@ def add_orientation_arg(group, what):
                        help=f"auto: {what} a crop narrower than {TALL} x its height three ways (as given, turned a "
                             "quarter turn clockwise and anticlockwise) and keep the read the rule picks "
                             "(inference/orientation.py); upright: as given only")
+
+
+def add_edge_pad_arg(group):
+    """--edge_pad, shared by predict.py and the accuracy bench."""
+    group.add_argument("--edge_pad", type=float_range(0, 1, zero="read each crop once"), default=EDGE_PAD,
+                       help="also read each crop with its left and right edges extended by this x its height (the "
+                            "edge columns repeated) and keep the more confident read")
+
+
+def check_edge_pad(edge_pad):
+    """The reader's keyword: a number in [0, 1], else a UserError saying so."""
+    if isinstance(edge_pad, bool) or not isinstance(edge_pad, (int, float)) or not 0 <= edge_pad <= 1:
+        raise UserError(f"edge_pad must be a number from 0 to 1 (a share of the crop's height), got {edge_pad!r}")
+    return float(edge_pad)
 
 
 def is_tall(image):
@@ -51,22 +73,34 @@ def choose(texts, confidences):
     return int(np.argmax(scores)) if max(scores) > -math.inf else 0
 
 
-def read_images(images, run, decoder, width, *, batch_size=64, orientation="auto"):
+def read_images(images, run, decoder, width, *, batch_size=64, orientation="auto", edge_pad=0.0):
     """PIL images -> (texts, confidences, turns): each image at its own width (the Width rule), batched by
     exact width so that a word reads the same alone or in any batch; `run` maps a float32 batch [B, 1, 32, W]
     to scores [T, B, C]. With orientation "auto" a tall crop is read three ways and the rule's read kept
-    (`turns` names the one kept)."""
+    (`turns` names the one kept); with edge_pad > 0 each way is also read with its edges extended and the
+    more confident of the two reads kept."""
+    reads_per_turn = 2 if edge_pad > 0 else 1
     views, spans = [], []
     for image in images:
         turns = TURNS if orientation == "auto" and is_tall(image) else TURNS[:1]
-        spans.append((len(views), len(views) + len(turns)))
-        views += [preprocess(image if turn is None else image.transpose(turn), width) for turn in turns]
+        spans.append((len(views), len(turns)))
+        for turn in turns:
+            view = image if turn is None else image.transpose(turn)
+            views.append(preprocess(view, width))
+            if reads_per_turn == 2:
+                views.append(preprocess(extend_edges(view, edge_pad), width))
     texts, confs = [None] * len(views), [None] * len(views)
     for group in by_width([v.shape[-1] for v in views], batch_size):
         got_texts, got_confs = decoder.decode(run(np.stack([views[k] for k in group])))
         for k, text, conf in zip(group, got_texts, got_confs):
             texts[k], confs[k] = text, conf
-    picks = [start + (choose(texts[start:stop], confs[start:stop]) if stop - start > 1 else 0)
-             for start, stop in spans]
-    return [texts[k] for k in picks], [confs[k] for k in picks], [TURN_NAMES[k - start] for k, (start, _) in
-                                                                   zip(picks, spans)]
+    out_texts, out_confs, out_turns = [], [], []
+    for start, n_turns in spans:
+        # per turn, the read as given unless the read with extended edges is more confident
+        kept = [max(range(start + t * reads_per_turn, start + (t + 1) * reads_per_turn), key=lambda k: confs[k])
+                for t in range(n_turns)]
+        pick = choose([texts[k] for k in kept], [confs[k] for k in kept]) if n_turns > 1 else 0
+        out_texts.append(texts[kept[pick]])
+        out_confs.append(confs[kept[pick]])
+        out_turns.append(TURN_NAMES[pick])
+    return out_texts, out_confs, out_turns

@@ -25,7 +25,7 @@ from datasets.transforms import RECIPE_IMG_W, Width, choose_width, open_image
 from decoding import ctc_decoder
 from inference.checkpoint import ModelFile, load_crnn
 from inference.inputs import array_to_image, check_image_type, read_file
-from inference.orientation import ORIENTATIONS, read_images
+from inference.orientation import EDGE_PAD, ORIENTATIONS, check_edge_pad, read_images
 from inference.onnx_runtime import make_session, onnx_width
 from utils.device import Placement, select_device
 from utils.errors import UserError
@@ -54,14 +54,17 @@ class Recognizer:
         (datasets/transforms.choose_width; width_scale: the model file's unless given).
     orientation: "auto" reads a crop narrower than 0.8 x its height three ways (as given and turned a quarter
         turn either way) and keeps the read inference/orientation.py's rule picks; "upright" reads it as given.
+    edge_pad: also read each crop with its left and right edges extended by this x its height and keep the more
+        confident read (0: read once).
     """
 
     def __init__(self, model=None, *, decoder="beam", lm=None, beam_width=None, lm_weight=None, insertion_bonus=None,
                  word_bonus=None, device="auto", precision="auto", batch_size=64, alphabet=None, img_w=None,
-                 fixed_width=False, min_w=None, max_w=None, width_step=None, width_scale=None, orientation="auto"):
+                 fixed_width=False, min_w=None, max_w=None, width_step=None, width_scale=None, orientation="auto",
+                 edge_pad=EDGE_PAD):
         if orientation not in ORIENTATIONS:
             raise UserError(f"unknown orientation {orientation!r}: choose one of {', '.join(ORIENTATIONS)}")
-        self.path, self.orientation = model or SHIPPED_MODEL, orientation
+        self.path, self.orientation, self.edge_pad = model or SHIPPED_MODEL, orientation, check_edge_pad(edge_pad)
         if not os.path.isfile(self.path):
             raise UserError(f"model not found: {self.path}" + (" (restore weights/ from git)" if model is None else ""))
         self.batch_size = batch_size
@@ -112,7 +115,8 @@ class Recognizer:
 
     def describe(self):
         turns = "; tall crops read three ways" if self.orientation == "auto" else ""
-        return f"{self.path} ({self.engine}; {self.width.describe()}; {self.decoder.describe()}{turns})"
+        pad = f"; a second read with edges extended by {self.edge_pad:g} x the height" if self.edge_pad else ""
+        return f"{self.path} ({self.engine}; {self.width.describe()}; {self.decoder.describe()}{turns}{pad})"
 
     def load(self, image):
         """An image (inference/inputs.py: a path, a PIL image or a numpy array) -> PIL image. OSError / ValueError
@@ -143,7 +147,8 @@ class Recognizer:
                 loaded.append(None)
         kept = [i for i, image in enumerate(loaded) if image is not None]
         texts, confs, _ = read_images([loaded[i] for i in kept], self._run, self.decoder, self.width,
-                                      batch_size=self.batch_size, orientation=self.orientation)
+                                      batch_size=self.batch_size, orientation=self.orientation,
+                                      edge_pad=self.edge_pad)
         readings = [None] * len(images)
         for i, text, conf in zip(kept, texts, confs):
             readings[i] = Reading(text, round(conf, 4))

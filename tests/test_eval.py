@@ -105,8 +105,9 @@ def test_predict_matches_eval_only(overfit_run, tiny_data, tmp_path):
         eval_texts = [line.rstrip("\n").split("\t")[2] for line in f]
     assert len(eval_texts) == 20
 
+    # one read of each crop, as --eval_only reads (predict.py's default adds a second read with extended edges)
     r = subprocess.run([sys.executable, "predict.py", "--model", str(ckpt), "--precision", "fp32", "--decoder", "greedy",
-                        str(folder)],
+                        "--edge_pad", "0", str(folder)],
                        cwd=ROOT, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     out = [line.split("\t") for line in r.stdout.splitlines()]
@@ -116,7 +117,7 @@ def test_predict_matches_eval_only(overfit_run, tiny_data, tmp_path):
     assert 0 < sum(t == w for t, w in zip(eval_texts, words)) < 20       # a real, imperfect test
     # The default, fastest precision (bf16 on this CPU) reads the same words save borderline ones.
     r = subprocess.run([sys.executable, "predict.py", "--model", str(ckpt), "--batch_size", "7", "--decoder", "greedy",
-                        str(folder)],
+                        "--edge_pad", "0", str(folder)],
                        cwd=ROOT, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     fast = [line.split("\t")[1] for line in r.stdout.splitlines()]
@@ -128,9 +129,8 @@ def test_predict_matches_eval_only(overfit_run, tiny_data, tmp_path):
                    check=True, capture_output=True)
     (tmp_path / "lex.txt").write_text("\n".join(words) + "\n")
     r = subprocess.run([sys.executable, "predict.py", "--model", str(tmp_path / "m.onnx"), str(folder / "gt.txt"),
-                        "--json", "--lexicon", str(tmp_path / "lex.txt"), "--decoder", "greedy"], cwd=ROOT, env=env,
-                       capture_output=True,
-                       text=True)
+                        "--json", "--lexicon", str(tmp_path / "lex.txt"), "--decoder", "greedy", "--edge_pad", "0"],
+                       cwd=ROOT, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     results = json.loads(r.stdout)
     assert [x["raw_text"] for x in results] == eval_texts

@@ -31,6 +31,8 @@ ZERO_MEANS = {
     ("bench.train_throughput", "--workers"): "load in the training process",
     ("bench.loader_throughput", "--workers"): "load in this process",
     ("bench.orientation", "--synthetic"): "none",
+    **{(script, "--edge_pad"): "read each crop once" for script in ("predict", "bench.accuracy_by_length",
+                                                                    "bench.orientation")},
 }
 ORDINARY_ZERO = {("main", "--seed"), ("main", "--npu"), ("main", "--start_step"), ("main", "--weight_decay"),
                  ("tools.ais_bench_runner", "--device"), ("tools.ais_bench_runner", "--output_batchsize_axis"),

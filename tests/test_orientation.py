@@ -8,13 +8,15 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
 import main
 from conftest import ROOT, word_image, write_lmdb
 from inference import Recognizer
-from inference.orientation import TURN_NAMES, choose, is_tall
+from datasets.transforms import Width, extend_edges
+from inference.orientation import TURN_NAMES, choose, is_tall, read_images
 from utils.errors import UserError
 
 SAMPLE = os.path.join(ROOT, "weights", "sample_welcome.png")
@@ -85,3 +87,44 @@ def test_the_onnx_reader_turns_tall_crops_too(tmp_path):
     assert "x 1.3" in onnx_reader.describe()
     assert onnx_reader.read(image).text == "welcome"
     assert Recognizer(str(tmp_path / "dw.onnx"), orientation="upright").read(image).text != "welcome"
+
+
+def test_extend_edges_repeats_the_edge_columns():
+    image = Image.fromarray(np.array([[10, 20, 30], [40, 50, 60]], dtype=np.uint8).repeat(4, axis=0))  # 8 x 3
+    wide = np.asarray(extend_edges(image, 0.25))                                  # 2 columns each side
+    assert wide.shape == (8, 7)
+    assert (wide[:, :3] == wide[:, 2:3]).all() and (wide[:, -3:] == wide[:, -1:]).all()
+    assert (wide[:, 2:5] == np.asarray(image)).all()
+    assert extend_edges(Image.new("RGBA", (3, 8)), 0.25).getpixel((0, 0)) == 255   # transparent: over white
+
+
+class WidthDecoder:
+    """Reads a batch by its width: the crop with extended edges (wider) reads `padded`, the other `plain`."""
+
+    def __init__(self, plain, padded):
+        self.plain, self.padded = plain, padded
+
+    def decode(self, widths):
+        read = self.padded if widths[0] > 100 else self.plain
+        return [read[0]] * len(widths), [read[1]] * len(widths)
+
+
+@pytest.mark.parametrize("plain, padded, kept", [(("hous", 0.4), ("house", 0.9), "house"),
+                                                 (("house", 0.9), ("hous", 0.4), "house"),
+                                                 (("same", 0.5), ("tie", 0.5), "same")],  # a tie keeps the crop
+                         ids=["padded more confident", "plain more confident", "tie"])
+def test_the_second_read_keeps_the_more_confident(plain, padded, kept):
+    image = Image.new("L", (100, 32), 255)                                        # read at 100, padded at 116
+    run = lambda x: np.full(len(x), x.shape[-1])                                  # noqa: E731  (scores = widths)
+    width = Width(100, 256)
+    texts, confs, _ = read_images([image], run, WidthDecoder(plain, padded), width, edge_pad=0.25)
+    assert texts == [kept] and confs == [max(plain[1], padded[1])]
+    assert read_images([image], run, WidthDecoder(plain, padded), width)[0] == [plain[0]]   # edge_pad 0: once
+
+
+def test_the_edge_pad_keyword_and_flag_are_checked():
+    for bad in (-0.1, 1.5, "0.25", None, True):
+        with pytest.raises(UserError, match="edge_pad must be a number from 0 to 1"):
+            Recognizer(edge_pad=bad)
+    assert "a second read with edges extended by 0.25" in Recognizer(device="cpu").describe()
+    assert "second read" not in Recognizer(device="cpu", edge_pad=0).describe()
