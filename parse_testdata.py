@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from datasets.lmdb_dataset import LmdbDataset
 from datasets.lmdb_format import image_key, open_lmdb
-from datasets.transforms import RECIPE_IMG_W, Width, decode_image
+from datasets.transforms import RECIPE_IMG_W, SCALE_LIMITS, WIDTH_LIMITS, Width, decode_image
 from models.crnn import output_length
 from utils.cli import Parser, float_range, int_range, path_text, run_cli
 from utils.errors import UserError
@@ -29,10 +29,10 @@ def get_args_parser():
     p.add_argument("lmdb", type=path_text, help="evaluation LMDB folder")
     p.add_argument("out_dir", type=path_text, help="folder for the .bin files (must be new or empty, unless --force)")
     p.add_argument("--label_file", type=path_text, default="label.txt")
-    p.add_argument("--img_w", type=int_range(16, 4096), default=RECIPE_IMG_W, help="the model's input width")
+    p.add_argument("--img_w", type=int_range(*WIDTH_LIMITS), default=RECIPE_IMG_W, help="the model's input width")
     p.add_argument("--dynamic_width", action="store_true",
                    help=f"each image at its own width ({Width().describe()}) instead of --img_w")
-    p.add_argument("--width_scale", type=float_range(0.5, 4), default=1.0,
+    p.add_argument("--width_scale", type=float_range(*SCALE_LIMITS), default=1.0,
                    help="with --dynamic_width: each image this much wider than its aspect ratio x 32, the model's "
                         "width_scale (weights/README.md)")
     p.add_argument("--alphabet", type=path_text, default=DEFAULT_ALPHABET, help="characters, or a file holding them")

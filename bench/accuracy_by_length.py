@@ -29,7 +29,7 @@ import os
 
 from PIL import Image
 
-from datasets.transforms import OWN_STEP, Width
+from datasets.transforms import OWN_STEP, SCALE_LIMITS, STEP_LIMITS, WIDTH_LIMITS, Width
 from decoding.char_lm import CharLM
 from decoding.ctc_decoder import SHIPPED_LM
 from inference.orientation import add_edge_pad_arg, add_orientation_arg
@@ -41,6 +41,7 @@ from utils.label_converter import normalize_for_eval
 from utils.metrics import score
 
 BUCKETS = [(1, 2), (3, 4), (5, 6), (7, 9), (10, 10 ** 6)]
+RANGES = "..".join(map(str, WIDTH_LIMITS))
 SHAPES = [("w/h < 0.8", 0.0, 0.8), ("0.8-1.5", 0.8, 1.5), ("> 1.5", 1.5, float("inf"))]
 
 
@@ -48,21 +49,21 @@ def width_rule(text):
     """W (fixed) or MIN-MAX[/STEP][xSCALE] -> (Width, the scale given or None: the model's width_scale)."""
     try:
         if "-" not in text:
-            return Width.fixed(int_range(16, 4096)(text)), None
+            return Width.fixed(int_range(*WIDTH_LIMITS)(text)), None
         text_rule, _, scale = text.partition("x")
         span, _, step = text_rule.partition("/")
-        lo, hi = (int_range(16, 4096)(v) for v in span.split("-"))
-        rule = Width(lo, hi, int_range(1, 256)(step) if step else OWN_STEP), float_range(0.5, 4)(scale) if scale \
-            else None
+        lo, hi = (int_range(*WIDTH_LIMITS)(v) for v in span.split("-"))
+        rule = (Width(lo, hi, int_range(*STEP_LIMITS)(step) if step else OWN_STEP),
+                float_range(*SCALE_LIMITS)(scale) if scale else None)
     except (ValueError, argparse.ArgumentTypeError):
-        raise argparse.ArgumentTypeError(f"expected W or MIN-MAX[/STEP][xSCALE] with widths in 16..4096, got "
+        raise argparse.ArgumentTypeError(f"expected W or MIN-MAX[/STEP][xSCALE] with widths in {RANGES}, got "
                                          f"{text!r}") from None
     if lo > hi:
         raise argparse.ArgumentTypeError(f"{text}: MIN is above MAX")
     return rule
 
 
-width_rule.doc = "W (fixed) or MIN-MAX[/STEP][xSCALE], widths in 16..4096, SCALE in 0.5..4"
+width_rule.doc = f"W (fixed) or MIN-MAX[/STEP][xSCALE], widths in {RANGES}, SCALE in {'..'.join(map(str, SCALE_LIMITS))}"
 
 
 def get_args_parser():

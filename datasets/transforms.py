@@ -14,13 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from utils.errors import UserError
+from utils.errors import UserError, check_number
 
 IMG_H = 32
 RECIPE_IMG_W = 100  # the recipe's fixed input width (32 x 100): its ONNX/.om chain and older checkpoints
 MAX_SIDE = 10000  # larger "images" are corrupt entries, not word crops
 # Measured best for reading (docs/own-width.md): the shipped model on the 2,000 real crops.
 OWN_MIN_W, OWN_MAX_W, OWN_STEP = 100, 256, 4
+# What any width flag or keyword may be: widths, the own-width step, the reading scale (checkpoints too)
+WIDTH_LIMITS, STEP_LIMITS, SCALE_LIMITS = (16, 4096), (1, 256), (0.5, 4)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,14 @@ def choose_width(*, img_w=None, fixed_width=False, min_w=None, max_w=None, width
                  model_img_w=RECIPE_IMG_W, model_range=None, model_scale=1.0):
     """The Width from the width flags of those names (None = not given) over the model's own: `model_img_w`
     (its fixed / export width), `model_range` ((min_w, max_w) it was trained with; None for a fixed-width
-    model) and `model_scale` (its width_scale)."""
+    model) and `model_scale` (its width_scale). Given values are range-checked as their flags are
+    (datasets/width_flags.py), so that the reader's keywords fail as clearly as the flags."""
+    for name, value, limits in (("img_w", img_w, WIDTH_LIMITS), ("min_w", min_w, WIDTH_LIMITS),
+                                ("max_w", max_w, WIDTH_LIMITS), ("width_step", width_step, STEP_LIMITS)):
+        if value is not None:
+            check_number(name, value, *limits, integer=True)
+    if width_scale is not None:
+        check_number("width_scale", width_scale, *SCALE_LIMITS)
     if img_w is not None or fixed_width:
         if min_w is not None or max_w is not None:
             raise UserError("--min_w / --max_w set the own-width rule, --img_w / --fixed_width turn it off: give one "

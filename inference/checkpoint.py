@@ -24,9 +24,9 @@ from typing import NamedTuple
 
 import torch
 
-from datasets.transforms import RECIPE_IMG_W
+from datasets.transforms import RECIPE_IMG_W, SCALE_LIMITS, WIDTH_LIMITS
 from models.crnn import CRNN, check_model_args
-from utils.errors import UserError
+from utils.errors import UserError, check_number
 from utils.label_converter import DEFAULT_ALPHABET
 
 REQUIRED_KEYS = ("model", "model_args", "alphabet")
@@ -137,15 +137,14 @@ def check_metadata(ckpt, path):
     if not isinstance(ckpt.get("alphabet"), str) or not ckpt["alphabet"]:
         raise UserError(f"{path}: its alphabet is missing or not text")
     img_w = ckpt.get("img_w", RECIPE_IMG_W)
-    if not isinstance(img_w, int) or not 16 <= img_w <= 4096:
-        raise UserError(f"{path}: img_w {img_w!r} is not an input width in 16..4096")
+    lo, hi = WIDTH_LIMITS
+    if not isinstance(img_w, int) or not lo <= img_w <= hi:
+        raise UserError(f"{path}: img_w {img_w!r} is not an input width in {lo}..{hi}")
     width_range = ckpt.get("width_range", [img_w, img_w])
     if (not isinstance(width_range, (list, tuple)) or len(width_range) != 2
-            or not all(isinstance(v, int) and 16 <= v <= 4096 for v in width_range) or width_range[0] > width_range[1]):
-        raise UserError(f"{path}: width_range {str(width_range)[:60]} is not [min_w, max_w] in 16..4096")
-    scale = ckpt.get("width_scale", 1.0)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.5 <= scale <= 4:
-        raise UserError(f"{path}: width_scale {str(scale)[:40]} is not a number in 0.5..4")
+            or not all(isinstance(v, int) and lo <= v <= hi for v in width_range) or width_range[0] > width_range[1]):
+        raise UserError(f"{path}: width_range {str(width_range)[:60]} is not [min_w, max_w] in {lo}..{hi}")
+    check_number(f"{path}: width_scale", ckpt.get("width_scale", 1.0), *SCALE_LIMITS)
     if not isinstance(ckpt.get("model"), dict):
         raise UserError(f"{path}: 'model' is not a state_dict")
 

@@ -29,7 +29,6 @@ from PIL import Image
 from datasets.transforms import extend_edges, preprocess
 from datasets.width_batches import by_width
 from utils.cli import float_range
-from utils.errors import UserError
 
 ORIENTATIONS = ("auto", "upright")
 TALL = 0.8  # a crop narrower than this times its height is read three ways
@@ -52,13 +51,6 @@ def add_edge_pad_arg(group):
     group.add_argument("--edge_pad", type=float_range(0, 1, zero="read each crop once"), default=EDGE_PAD,
                        help="also read each crop with its left and right edges extended by this x its height (the "
                             "edge columns repeated) and keep the more confident read")
-
-
-def check_edge_pad(edge_pad):
-    """The reader's keyword: a number in [0, 1], else a UserError saying so."""
-    if isinstance(edge_pad, bool) or not isinstance(edge_pad, (int, float)) or not 0 <= edge_pad <= 1:
-        raise UserError(f"edge_pad must be a number from 0 to 1 (a share of the crop's height), got {edge_pad!r}")
-    return float(edge_pad)
 
 
 def is_tall(image):

@@ -25,10 +25,10 @@ from datasets.transforms import RECIPE_IMG_W, Width, choose_width, open_image
 from decoding import ctc_decoder
 from inference.checkpoint import ModelFile, load_crnn
 from inference.inputs import array_to_image, check_image_type, read_file
-from inference.orientation import EDGE_PAD, ORIENTATIONS, check_edge_pad, read_images
+from inference.orientation import EDGE_PAD, ORIENTATIONS, read_images
 from inference.onnx_runtime import make_session, onnx_width
 from utils.device import Placement, select_device
-from utils.errors import UserError
+from utils.errors import UserError, check_number
 from utils.label_converter import DEFAULT_ALPHABET, load_alphabet
 
 SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "crnn.pth")
@@ -64,10 +64,11 @@ class Recognizer:
                  edge_pad=EDGE_PAD):
         if orientation not in ORIENTATIONS:
             raise UserError(f"unknown orientation {orientation!r}: choose one of {', '.join(ORIENTATIONS)}")
-        self.path, self.orientation, self.edge_pad = model or SHIPPED_MODEL, orientation, check_edge_pad(edge_pad)
+        self.path, self.orientation = model or SHIPPED_MODEL, orientation
+        self.edge_pad = float(check_number("edge_pad", edge_pad, 0, 1, meaning="a share of the crop's height"))
         if not os.path.isfile(self.path):
             raise UserError(f"model not found: {self.path}" + (" (restore weights/ from git)" if model is None else ""))
-        self.batch_size = batch_size
+        self.batch_size = check_number("batch_size", batch_size, 1, 4096, integer=True)
         if self.path.lower().endswith(".onnx"):
             self._run, about, fixed = self._onnx(self.path)
         else:

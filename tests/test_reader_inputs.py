@@ -92,3 +92,20 @@ def test_decoder_names_and_options_are_checked(reader):
     with pytest.raises(TypeError):
         Recognizer(None, "greedy")                                        # options by name only
     assert Recognizer(beam_width=2, device="cpu").read(GRAY).text == "welcome"
+
+
+@pytest.mark.parametrize("keyword, value, message", [
+    ("width_scale", 0, "width_scale must be a number from 0.5 to 4, got 0"),
+    ("width_scale", "1.3", "width_scale must be a number from 0.5 to 4, got '1.3'"),
+    ("min_w", -5, "min_w must be an integer from 16 to 4096, got -5"),
+    ("max_w", 100.5, "max_w must be an integer from 16 to 4096, got 100.5"),
+    ("img_w", 3, "img_w must be an integer from 16 to 4096, got 3"),
+    ("width_step", 0, "width_step must be an integer from 1 to 256, got 0"),
+    ("batch_size", True, "batch_size must be an integer from 1 to 4096, got True"),
+    ("edge_pad", float("nan"), "edge_pad must be a number from 0 to 1"),
+])
+def test_numeric_keywords_are_range_checked_as_their_flags(keyword, value, message):
+    with pytest.raises(UserError) as error:
+        Recognizer(device="cpu", **{keyword: value})
+    assert str(error.value).startswith(message)
+    assert Recognizer(device="cpu", width_scale=np.float64(1.2), batch_size=np.int64(8)).width.scale == 1.2

@@ -21,7 +21,7 @@ if not __package__:  # run as a file: the repository's packages are not on the i
 
 import os
 
-from datasets.transforms import RECIPE_IMG_W
+from datasets.transforms import RECIPE_IMG_W, SCALE_LIMITS
 from models import CRNN
 from inference.checkpoint import (inference_weights, load_checkpoint, load_model_weights, load_training_checkpoint,
                                   save_checkpoint)
@@ -35,7 +35,7 @@ def get_args_parser():
     p = Parser(description="Training checkpoint -> shippable fp16 model file", examples=__doc__)
     p.add_argument("checkpoint", type=existing_file, help="checkpoint.pth / model_best.pth of a run of main.py")
     p.add_argument("output", type=path_text, nargs="?", default=None, help="model file to write, e.g. weights/crnn.pth")
-    p.add_argument("--width_scale", type=float_range(0.5, 4), default=None,
+    p.add_argument("--width_scale", type=float_range(*SCALE_LIMITS), default=None,
                    help="the model's reading scale to record (default: the checkpoint's, else 1)")
     p.add_argument("--describe", action="store_true",
                    help="print the run record of CHECKPOINT (command, commit, device, data, earliest run first)")

@@ -1,4 +1,5 @@
 """The one exception type for bad user input and failed work: entry scripts print it as one line."""
+import numbers
 import re
 
 
@@ -16,3 +17,13 @@ def in_one_line(error):
     if own:
         last = own.group(1)
     return (last if isinstance(error, UserError) else f"{name}: {last}".rstrip(": "))[:300]
+
+
+def check_number(name, value, lo, hi, *, integer=False, meaning=""):
+    """A keyword's value (the Python API's counterpart of utils/cli's flag types): a real number (an integer
+    with `integer`; never a bool or NaN) from lo to hi -> the value, else a UserError naming `name`."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not lo <= value <= hi:
+        raise UserError(f"{name} must be {'an integer' if integer else 'a number'} from {lo:g} to {hi:g}"
+                        f"{f' ({meaning})' if meaning else ''}, got {repr(value)[:60]}")
+    return value
