@@ -68,8 +68,9 @@ class LmdbDataset(Dataset):
             return txn.get(key)
 
     def pil_image(self, key):
-        """The image stored under LMDB index `key`, undecoded by the width rule (ValueError if undecodable)."""
-        return open_image(self._txn_get(image_key(key)))
+        """The image stored under LMDB index `key` (one that __getitem__ decoded), as a PIL image opened lazily:
+        its size is known at once, its pixels are decoded on first use."""
+        return open_image(self._txn_get(image_key(key)), decode=False)
 
     def __getitem__(self, idx):
         """-> (image [1, 32, W] float32 or None if undecodable, label, LMDB index)."""

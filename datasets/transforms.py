@@ -108,8 +108,9 @@ def preprocess(image, width):
     return ((x - 0.5) / 0.5)[None]
 
 
-def open_image(buf):
-    """Encoded image bytes -> PIL image; ValueError for empty, undecodable or absurd images."""
+def open_image(buf, decode=True):
+    """Encoded image bytes -> PIL image; ValueError for empty, undecodable or absurd images. decode=False reads
+    the header only (size and mode; the pixels are decoded on first use): for images known to decode."""
     if not buf:
         raise ValueError("empty image")
     try:
@@ -117,7 +118,8 @@ def open_image(buf):
         w, h = image.size
         if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
             raise ValueError(f"absurd image size {w}x{h}")
-        image.load()
+        if decode:
+            image.load()
         return image
     except UnidentifiedImageError:
         raise ValueError("undecodable image: not an image format Pillow can read") from None
