@@ -32,7 +32,7 @@ from PIL import Image
 from datasets.transforms import OWN_STEP, SCALE_LIMITS, STEP_LIMITS, WIDTH_LIMITS, Width
 from decoding.char_lm import CharLM
 from decoding.ctc_decoder import SHIPPED_LM
-from inference.orientation import add_edge_pad_arg, add_orientation_arg
+from inference.orientation import TALL, add_edge_pad_arg, add_orientation_arg
 from inference.recognizer import Recognizer
 from utils.cli import Parser, existing_file, float_range, int_range, run_cli
 from utils.errors import UserError
@@ -42,7 +42,7 @@ from utils.metrics import score
 
 BUCKETS = [(1, 2), (3, 4), (5, 6), (7, 9), (10, 10 ** 6)]
 RANGES = "..".join(map(str, WIDTH_LIMITS))
-SHAPES = [("w/h < 0.8", 0.0, 0.8), ("0.8-1.5", 0.8, 1.5), ("> 1.5", 1.5, float("inf"))]
+SHAPES = [(f"w/h < {TALL:g}", 0.0, TALL), (f"{TALL:g}-1.5", TALL, 1.5), ("> 1.5", 1.5, float("inf"))]
 
 
 def width_rule(text):

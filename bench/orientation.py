@@ -28,7 +28,7 @@ from bench.accuracy_by_length import read_labels
 from datasets.synth.assets import load_renderer
 from datasets.synth.build import VAL_SPLIT
 from decoding.ctc_decoder import DECODERS
-from inference.orientation import TURNS, add_edge_pad_arg, choose, is_tall
+from inference.orientation import TALL, TURNS, add_edge_pad_arg, choose, is_tall
 from inference.recognizer import Recognizer
 from utils.cli import Parser, existing_dir, existing_file, float_range, int_range, run_cli
 from utils.label_converter import normalize_for_eval
@@ -92,8 +92,8 @@ def main(args):
         sets["synthetic words turned"] = (turned_by_hand(words, args.bottom_to_top, seed=1), [s[1] for s in samples])
     tall = [(image, label) for image, label in zip(crops, labels) if is_tall(image)]
     sets["tall crops as they are"] = ([t[0] for t in tall], [t[1] for t in tall])
-    print(f"\n{args.model or 'weights/crnn.pth'}; tall: narrower than 0.8 x the height; {args.bottom_to_top:.0%} of "
-          "the turned crops read bottom to top\n")
+    print(f"\n{args.model or 'weights/crnn.pth'}; tall: narrower than {TALL:g} x the height; "
+          f"{args.bottom_to_top:.0%} of the turned crops read bottom to top\n")
     print("| set | crops | decoder | as given | most confident | the rule | best of three |")
     print("|---|---:|---|---:|---:|---:|---:|")
     table = {}

@@ -60,7 +60,7 @@ def evaluate(model, loader, alphabet, placement, *, progress=False, desc="eval",
 @torch.no_grad()
 def turned_reads(model, placement, dataset, predictions, decoder):
     """Of this rank's predictions (evaluate's, with a second decoder), the number right when the crops narrower than
-    0.8 x their height are read by the orientation rule (inference/orientation.py) with `decoder`, the others as
+    TALL x their height are read by the orientation rule (inference/orientation.py) with `decoder`, the others as
     the second decoder read them."""
     def run(x):
         return model(placement.inputs(torch.from_numpy(x))).float().cpu()
