@@ -15,7 +15,7 @@ from decoding.flags import add_decoder_args, decoder_from_args
 from datasets.transforms import RECIPE_IMG_W
 from models.crnn import output_length
 from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 from utils.files import natural_key, read_text
 from utils.label_converter import DEFAULT_ALPHABET, LabelConverter, load_alphabet
 from utils.metrics import score
@@ -59,7 +59,7 @@ def main(args):
     present = {f for f in os.listdir(args.result_dir) if f.endswith(".bin")}
     missing = sorted(set(expected) - present, key=natural_key)
     if missing:
-        raise UserError(f"{len(missing)} result files missing in {args.result_dir}: {first(missing)}")
+        raise NotFoundError(f"{len(missing)} result files missing in {args.result_dir}: {first(missing)}")
     extra = sorted(present - set(expected), key=natural_key)
     if extra:
         raise UserError(f"{len(extra)} result files in {args.result_dir} have no label in {args.label_file}: {first(extra)}")

@@ -15,8 +15,8 @@ Words are decoded by a beam search with the shipped character language model
 (weights/char_lm_en.npz), which reads real words better; `--decoder greedy`
 is the benchmarks' protocol, what `main.py --eval_only` reports. A .pth runs
 in the fastest precision the device has (bf16 + channels_last on CPUs with
-native bf16, fp16 on GPUs); `--precision fp32 --decoder greedy` reads exactly
-what `main.py --eval_only` reads.
+native bf16, fp16 on GPUs); `--precision fp32 --decoder greedy --edge_pad 0`
+reads exactly what `main.py --eval_only` reads.
 """
 import json
 import os
@@ -24,15 +24,10 @@ import sys
 
 from tqdm import tqdm
 
-from decoding.flags import add_decoder_args, decoder_options
-from inference.orientation import add_edge_pad_arg, add_orientation_arg
-from inference.recognizer import SHIPPED_MODEL, Recognizer
-from datasets.width_flags import add_width_args, width_flags
-from utils.cli import Parser, existing_file, int_range, path_text, run_cli
-from utils.errors import UserError
+from inference.reader_args import add_reader_args, reader_options
+from utils.cli import Parser, existing_file, path_text, plural, run_cli
+from utils.errors import NotFoundError, UserError
 from utils.files import read_text
-from utils.label_converter import normalize_for_eval
-from utils.metrics import edit_distance
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -42,22 +37,10 @@ def get_args_parser():
     p.add_argument("inputs", type=path_text, nargs="+",
                    help="image files, folders of images, or .txt files listing image paths (a relative path in a "
                         "list is taken in the list's folder, else in the current folder)")
-    p.add_argument("--model", type=existing_file, default=None,
-                   help="checkpoint (.pth) or ONNX model (.onnx, fp32 or int8); default: the shipped weights/crnn.pth")
-    p.add_argument("--batch_size", type=int_range(1, 4096), default=64, help="images per forward pass")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32"],
-                   help=".pth models: auto = bf16 + channels_last on CPUs with native bf16, fp16 on GPUs, else fp32")
     p.add_argument("--json", action="store_true", help="print one JSON list instead of TAB-separated lines")
     p.add_argument("--lexicon", type=existing_file, default=None,
                    help="file of allowed words (one per line): return the closest by edit distance")
-    p.add_argument("--alphabet", type=path_text, default=None,
-                   help="only for an ONNX model exported without its alphabet (checkpoints carry theirs)")
-    p.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"], help=".pth models only")
-    add_width_args(p.add_argument_group("input width (default: the model's own rule)"))
-    decoding = p.add_argument_group("decoding")
-    add_decoder_args(decoding, default="beam")
-    add_orientation_arg(decoding, "read")
-    add_edge_pad_arg(decoding)
+    add_reader_args(p)
     return p
 
 
@@ -75,7 +58,7 @@ def list_images(inputs):
         elif os.path.isfile(item):
             paths.append(item)
         else:
-            raise UserError(f"input not found: {item}")
+            raise NotFoundError(f"input not found: {item}")
     return paths
 
 
@@ -94,44 +77,24 @@ def read_list(path):
     if missing:
         n, tried = missing[0]
         places = " nor ".join(os.path.abspath(p) for p in dict.fromkeys(tried))
-        raise UserError(f"{len(missing)} of the {len(found) + len(missing)} images listed in {path} not found; "
+        raise NotFoundError(f"{len(missing)} of the {len(found) + len(missing)} images listed in {path} not found; "
                         f"line {n}: not at {places} (a relative path is taken in the list's folder, then in the "
                         "current folder)")
     return found
 
 
-def closest_word(text, lexicon):
-    """Lexicon word nearest to `text` (benchmark normalisation); ties go to the earlier word."""
-    query = normalize_for_eval(text)
-    best, best_d = lexicon[0], None
-    for word in lexicon:
-        norm = normalize_for_eval(word)
-        if best_d is not None and abs(len(norm) - len(query)) >= best_d:
-            continue  # cannot beat the best distance so far
-        d = edit_distance(query, norm)
-        if best_d is None or d < best_d:
-            best, best_d = word, d
-    return best
-
-
-def read_lexicon(path):
-    words = [line.split("\t")[0].strip() for line in read_text(path, "lexicon").splitlines()]
-    words = [w for w in words if w]
-    if not words:
-        raise UserError(f"--lexicon {path} holds no words")
-    return words
-
-
-def read_all(reader, paths, progress):
+def read_all(reader, paths):
     """-> a dict {file, text, confidence} per readable image, in input order (the others: a warning). Images are
-    read a window at a time, so that a folder of any size fits in memory."""
-    results, window = [], 16 * reader.batch_size
-    for start in tqdm(range(0, len(paths), window), desc="predict", disable=None if progress else True,
-                      file=sys.stderr, mininterval=2):
-        chunk = paths[start:start + window]
-        for path, r in zip(chunk, reader.read_many(chunk, skip_unreadable=True)):
-            if r is not None:
-                results.append({"file": path, "text": r.text, "confidence": r.confidence})
+    read a window at a time, so that a folder of any size fits in memory; a read that lasts more than 2 s shows a
+    progress bar on a terminal's stderr."""
+    results, window = [], 8 * reader.batch_size
+    with tqdm(total=len(paths), desc="predict", unit="img", file=sys.stderr, delay=2, disable=None) as bar:
+        for start in range(0, len(paths), window):
+            chunk = paths[start:start + window]
+            for path, r in zip(chunk, reader.read_many(chunk, skip_unreadable=True)):
+                if r is not None:
+                    results.append({"file": path, "text": r.text, "confidence": r.confidence})
+            bar.update(len(chunk))
     return results
 
 
@@ -148,17 +111,21 @@ def unreadable_error(paths, reader, shown=3):
 
 
 def main(args):
+    # Threads that wait for work sleep instead of spinning: on a busy machine spinning OpenMP threads made the
+    # two-sample read 2.5x slower. Read when torch loads, so before the imports below.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Imported here, not at the top: the reader loads torch (1-3 s), which `--help` and a bad flag do not need.
+    from decoding.lexicon import closest_word, read_lexicon
+    from inference.recognizer import SHIPPED_MODEL, Recognizer
     if args.model is None and not os.path.isfile(SHIPPED_MODEL):
-        raise UserError(f"no --model given and the shipped model {SHIPPED_MODEL} is missing (restore weights/ from git)")
+        raise NotFoundError(f"no --model given and the shipped model {SHIPPED_MODEL} is missing (restore weights/ from git)")
     paths = list_images(args.inputs)
     if not paths:
         raise UserError("no images to read: the inputs list none")
     lexicon = read_lexicon(args.lexicon) if args.lexicon else None
-    reader = Recognizer(args.model, device=args.device, precision=args.precision, batch_size=args.batch_size,
-                        alphabet=args.alphabet, orientation=args.orientation, edge_pad=args.edge_pad,
-                        **width_flags(args), **decoder_options(args))
-    print(f"Reading {len(paths)} images with {reader.describe()}", file=sys.stderr, flush=True)
-    results = read_all(reader, paths, len(paths) > 1000)
+    reader = Recognizer(**reader_options(args))
+    print(f"Reading {plural(len(paths), 'image')} with {reader.describe()}", file=sys.stderr, flush=True)
+    results = read_all(reader, paths)
     if not results:
         raise UserError(unreadable_error(paths, reader))
     if lexicon:

@@ -7,7 +7,7 @@ import os
 
 import lmdb
 
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 
 NUM_SAMPLES_KEY = b"num-samples"
 LAYOUT_HINT = "an LMDB folder holds data.mdb (+ lock.mdb) with keys num-samples, image-%09d, label-%09d"
@@ -46,7 +46,7 @@ def _open_checked(path):
     if os.path.isfile(path):
         raise UserError(f"{path} is a file, not an LMDB folder ({LAYOUT_HINT})")
     if not os.path.isdir(path):
-        raise UserError(f"LMDB folder not found: {path} ({LAYOUT_HINT})")
+        raise NotFoundError(f"LMDB folder not found: {path} ({LAYOUT_HINT})")
     if not os.path.isfile(os.path.join(path, "data.mdb")):
         raise UserError(f"not an LMDB folder (no data.mdb): {path} ({LAYOUT_HINT})")
     try:

@@ -17,7 +17,7 @@ import zipfile
 
 import numpy as np
 
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 BOS, EOS = "^", "$"
@@ -51,7 +51,7 @@ class CharLM:
     def load(cls, path):
         """-> CharLM; a missing, unreadable or foreign file is one UserError naming it."""
         if not os.path.isfile(path):
-            raise UserError(f"language model not found: {path} (build one with tools/build_char_lm.py, or "
+            raise NotFoundError(f"language model not found: {path} (build one with tools/build_char_lm.py, or "
                             "decode with --decoder greedy)")
         try:
             with np.load(path, allow_pickle=False) as z:

@@ -26,7 +26,7 @@ import torch
 
 from datasets.transforms import RECIPE_IMG_W, SCALE_LIMITS, WIDTH_LIMITS
 from models.crnn import CRNN, check_model_args
-from utils.errors import UserError, check_number
+from utils.errors import NotFoundError, UserError, check_number
 from utils.label_converter import DEFAULT_ALPHABET
 
 REQUIRED_KEYS = ("model", "model_args", "alphabet")
@@ -101,7 +101,7 @@ def load_checkpoint(path):
     if os.path.isdir(path):
         raise UserError(f"checkpoint {path} is a folder, not a checkpoint file (give the .pth inside it)")
     if not os.path.isfile(path):
-        raise UserError(f"checkpoint not found: {path}")
+        raise NotFoundError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated / foreign files

@@ -59,8 +59,8 @@ def read_file(path):
     try:
         with open(path, "rb") as f:
             return f.read()
-    except OSError as e:
-        raise OSError(f"cannot read image file {os.fspath(path)}: {e.strerror or e}") from None
+    except OSError as e:  # the same type (FileNotFoundError, IsADirectoryError, ...), naming the file
+        raise type(e)(f"cannot read image file {os.fspath(path)}: {e.strerror or e}") from None
 
 
 def check_image_type(image):

@@ -1,14 +1,14 @@
 """ONNX Runtime sessions of exported CRNNs, shared by predict.py's reader, the runner and the benchmarks."""
 import os
 
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 
 
 def make_session(model_path, threads=None):
     """ONNX Runtime on the CPU with every graph optimisation and one intra-op thread per core."""
     import onnxruntime as ort
     if not os.path.isfile(model_path):
-        raise UserError(f"--model not found: {model_path}")
+        raise NotFoundError(f"--model not found: {model_path}")
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = threads or os.cpu_count() or 1

@@ -1,4 +1,4 @@
-"""Reading images, and the rule for crops taller than wide: a word turned a quarter turn, or stacked letters.
+"""The rule for crops taller than wide: a word turned a quarter turn, or stacked letters.
 
 In real scene text most such crops hold a whole word turned about 90 degrees, more often reading bottom to
 top than top to bottom, some a steep slant; stacked upright letters are rare. With orientation "auto" a crop
@@ -16,18 +16,14 @@ per character closed more than half of the gap between the most confident read a
 and a prior for the clockwise turn (the more common one) did not pay, the model's confidence already telling
 an upright word from one upside down.
 
-Each view can also be read a second time with its left and right edges extended (`edge_pad` x its height,
-the edge columns repeated) and the more confident of the two reads kept: crops cut tight against a letter
-read better with room around them, and the model's confidence tells which read had the room it needed
-(docs/reading.md, "A second read with room around the word").
+
+The read loop that applies it is inference/read.py.
 """
 import math
 
 import numpy as np
 from PIL import Image
 
-from datasets.transforms import extend_edges, preprocess
-from datasets.width_batches import by_width
 from utils.cli import float_range
 
 ORIENTATIONS = ("auto", "upright")
@@ -63,36 +59,3 @@ def choose(texts, confidences):
     scores = [math.log(max(conf, 1e-30)) + LENGTH_BONUS * min(len(text), MAX_BONUS_CHARS)
               if text else -math.inf for text, conf in zip(texts, confidences)]
     return int(np.argmax(scores)) if max(scores) > -math.inf else 0
-
-
-def read_images(images, run, decoder, width, *, batch_size=64, orientation="auto", edge_pad=0.0):
-    """PIL images -> (texts, confidences, turns): each image at its own width (the Width rule), batched by
-    exact width so that a word reads the same alone or in any batch; `run` maps a float32 batch [B, 1, 32, W]
-    to scores [T, B, C]. With orientation "auto" a tall crop is read three ways and the rule's read kept
-    (`turns` names the one kept); with edge_pad > 0 each way is also read with its edges extended and the
-    more confident of the two reads kept."""
-    reads_per_turn = 2 if edge_pad > 0 else 1
-    views, spans = [], []
-    for image in images:
-        turns = TURNS if orientation == "auto" and is_tall(image) else TURNS[:1]
-        spans.append((len(views), len(turns)))
-        for turn in turns:
-            view = image if turn is None else image.transpose(turn)
-            views.append(preprocess(view, width))
-            if reads_per_turn == 2:
-                views.append(preprocess(extend_edges(view, edge_pad), width))
-    texts, confs = [None] * len(views), [None] * len(views)
-    for group in by_width([v.shape[-1] for v in views], batch_size):
-        got_texts, got_confs = decoder.decode(run(np.stack([views[k] for k in group])))
-        for k, text, conf in zip(group, got_texts, got_confs):
-            texts[k], confs[k] = text, conf
-    out_texts, out_confs, out_turns = [], [], []
-    for start, n_turns in spans:
-        # per turn, the read as given unless the read with extended edges is more confident
-        kept = [max(range(start + t * reads_per_turn, start + (t + 1) * reads_per_turn), key=lambda k: confs[k])
-                for t in range(n_turns)]
-        pick = choose([texts[k] for k in kept], [confs[k] for k in kept]) if n_turns > 1 else 0
-        out_texts.append(texts[kept[pick]])
-        out_confs.append(confs[kept[pick]])
-        out_turns.append(TURN_NAMES[pick])
-    return out_texts, out_confs, out_turns

@@ -10,7 +10,8 @@ its width rule and a decoder, reading image files, PIL images or arrays.
         print(r.text, r.confidence)
 
 A .pth runs in the fastest precision the device has (bf16 + channels_last on CPUs with native bf16,
-fp16 on GPUs); precision="fp32" with decoder="greedy" reads exactly what `main.py --eval_only` reads.
+fp16 on GPUs); precision="fp32", decoder="greedy", edge_pad=0 reads exactly what `main.py --eval_only`
+reads.
 Images of one width are read together (datasets/width_batches.by_width), so a word reads the same
 alone or in any batch.
 """
@@ -25,10 +26,13 @@ from datasets.transforms import RECIPE_IMG_W, Width, choose_width, open_image
 from decoding import ctc_decoder
 from inference.checkpoint import ModelFile, load_crnn
 from inference.inputs import array_to_image, check_image_type, read_file
-from inference.orientation import EDGE_PAD, ORIENTATIONS, read_images
+from inference.orientation import EDGE_PAD, ORIENTATIONS
+from inference.reader_args import BATCH_SIZE
+from inference.read import read_images
 from inference.onnx_runtime import make_session, onnx_width
-from utils.device import Placement, select_device
-from utils.errors import UserError, check_number
+from inference.devices import precision_dtype, reader_device
+from utils.device import Placement, use_channels_last
+from utils.errors import NotFoundError, UserError, WrongTypeError, check_number
 from utils.label_converter import DEFAULT_ALPHABET, load_alphabet
 
 SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights", "crnn.pth")
@@ -48,7 +52,10 @@ class Recognizer:
     lm, beam_width, lm_weight, insertion_bonus, word_bonus: the beam search's options, each None for its default
         (decoding/ctc_decoder.py: the shipped SHIPPED_LM, BEAM_WIDTH, ...); lm "none" searches without an LM.
         Any of them with decoder="greedy" is an error.
-    device, precision: .pth models only ("auto": bf16 on CPUs that have it, fp16 on GPUs; "fp32").
+    device: "auto" (an NPU, else a CUDA GPU, else the CPU), "cpu", "cuda", "cuda:N", "npu", "npu:N" or a torch.device;
+        one this machine lacks is an error. .pth models only (ONNX runs on the CPU).
+    precision: "auto" (bf16 + channels_last on CPUs with native bf16, fp16 on GPUs, else fp32), "fp32", "bf16" or
+        "fp16" (an error where the device does not compute in it). .pth models only.
     batch_size: images per forward pass; alphabet: only for an ONNX model exported without one.
     img_w, fixed_width, min_w, max_w, width_step, width_scale: change the model's own width rule
         (datasets/transforms.choose_width; width_scale: the model file's unless given).
@@ -59,20 +66,30 @@ class Recognizer:
     """
 
     def __init__(self, model=None, *, decoder="beam", lm=None, beam_width=None, lm_weight=None, insertion_bonus=None,
-                 word_bonus=None, device="auto", precision="auto", batch_size=64, alphabet=None, img_w=None,
+                 word_bonus=None, device="auto", precision="auto", batch_size=BATCH_SIZE, alphabet=None, img_w=None,
                  fixed_width=False, min_w=None, max_w=None, width_step=None, width_scale=None, orientation="auto",
                  edge_pad=EDGE_PAD):
         if orientation not in ORIENTATIONS:
             raise UserError(f"unknown orientation {orientation!r}: choose one of {', '.join(ORIENTATIONS)}")
-        self.path, self.orientation = model or SHIPPED_MODEL, orientation
+        if model is not None and not isinstance(model, (str, os.PathLike)):
+            raise WrongTypeError(f"model must be the path of a .pth or .onnx file, got {model!r:.60} ({type(model).__name__})")
+        self.path, self.orientation = os.fspath(model) if model is not None else SHIPPED_MODEL, orientation
         self.edge_pad = float(check_number("edge_pad", edge_pad, 0, 1, meaning="a share of the crop's height"))
-        if not os.path.isfile(self.path):
-            raise UserError(f"model not found: {self.path}" + (" (restore weights/ from git)" if model is None else ""))
         self.batch_size = check_number("batch_size", batch_size, 1, 4096, integer=True)
-        if self.path.lower().endswith(".onnx"):
+        onnx = self.path.lower().endswith(".onnx")
+        # device and precision first: a value the reader cannot honour is refused before any file is read
+        device = reader_device(device)
+        dtype = precision_dtype(precision, device)
+        if onnx and (device.type != "cpu" or precision not in ("auto", "fp32")):
+            raise UserError(f"{self.path} runs on ONNX Runtime's CPU provider in the precision it was exported in: "
+                            f"device {str(device)!r} and precision {precision!r} apply to .pth models (leave both "
+                            "'auto')")
+        if not os.path.isfile(self.path):
+            raise NotFoundError(f"model not found: {self.path}" + (" (restore weights/ from git)" if model is None else ""))
+        if onnx:
             self._run, about, fixed = self._onnx(self.path)
         else:
-            self._run, about, fixed = self._torch(self.path, device, precision)
+            self._run, about, fixed = self._torch(self.path, Placement(device, dtype, use_channels_last(device, False)))
         model_alphabet = about.alphabet
         if model_alphabet is None:  # an ONNX model exported elsewhere: the recipe's alphabet unless told
             model_alphabet = load_alphabet(alphabet or DEFAULT_ALPHABET)
@@ -101,10 +118,9 @@ class Recognizer:
                           float(meta.get("width_scale", 1.0)))
         return (lambda x: session.run(["output1"], {"actual_input_1": x})[0]), about, onnx_width(session)
 
-    def _torch(self, path, device, precision):
+    def _torch(self, path, placement):
         about = load_crnn(path)
         model = about.model
-        placement = Placement.choose(select_device(device, 0), amp=precision == "auto")
         placement.put(model)
         self.engine = f"PyTorch {str(placement.dtype or torch.float32).replace('torch.', '')} on {placement.device}"
 

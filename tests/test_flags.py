@@ -124,3 +124,12 @@ def test_launcher_numeric_flags(flag, tmp_path):
         else:
             assert flag in lines[0] or (flag == "--npu" and "--npu/--device_id" in lines[0]), (flag, value, lines)
     assert not os.listdir(tmp_path)
+
+
+def test_predict_help_answers_without_loading_torch():
+    """`python predict.py --help` prints its flags without importing torch (1-3 s of a start on a CPU)."""
+    probe = ("import runpy, sys\nsys.argv = ['predict.py', '--help']\ntry:\n    runpy.run_path('predict.py', "
+             "run_name='__main__')\nexcept SystemExit:\n    pass\nprint('imported torch:', 'torch' in sys.modules)")
+    r = subprocess.run([os.sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and "--precision {auto,fp32,bf16,fp16}" in r.stdout, r.stderr
+    assert r.stdout.rstrip().endswith("imported torch: False")

@@ -16,7 +16,8 @@ import main
 from conftest import ROOT, word_image, write_lmdb
 from inference import Recognizer
 from datasets.transforms import Width, extend_edges
-from inference.orientation import TURN_NAMES, choose, is_tall, read_images
+from inference.orientation import TURN_NAMES, choose, is_tall
+from inference.read import read_images
 from utils.errors import UserError
 
 SAMPLE = os.path.join(ROOT, "weights", "sample_welcome.png")

@@ -109,3 +109,38 @@ def test_numeric_keywords_are_range_checked_as_their_flags(keyword, value, messa
         Recognizer(device="cpu", **{keyword: value})
     assert str(error.value).startswith(message)
     assert Recognizer(device="cpu", width_scale=np.float64(1.2), batch_size=np.int64(8)).width.scale == 1.2
+
+
+ONE_LINE_REFUSALS = [  # keywords a reader on this machine cannot honour -> (the built-in type, the message)
+    ({"device": "gpu"}, ValueError, "device 'gpu' is not a device name: use auto, cpu, cuda, cuda:N, npu or npu:N"),
+    ({"device": "mps"}, ValueError, "device 'mps': this reader runs on auto, cpu, cuda, cuda:N, npu or npu:N"),
+    ({"device": "npu:1"}, ValueError, "device 'npu:1': no NPU is visible here"),
+    ({"device": 0}, TypeError, "device must be one of auto, cpu, cuda, cuda:N, npu or npu:N, got 0 (int)"),
+    ({"precision": "fp61"}, ValueError, "precision 'fp61' is not one of auto, fp32, bf16, fp16"),
+    ({"precision": "fp16", "device": "cpu"}, ValueError, "precision 'fp16' needs a GPU or an NPU"),
+    ({"model": "missing.pth"}, FileNotFoundError, "model not found: missing.pth"),
+    ({"model": 3}, TypeError, "model must be the path of a .pth or .onnx file, got 3 (int)"),
+    ({"batch_size": "64"}, TypeError, "batch_size must be an integer from 1 to 4096, got '64'"),
+    ({"model": "x.onnx", "precision": "bf16"}, ValueError, "precision 'bf16'" if not torch.ops.mkldnn._is_mkldnn_bf16_supported()
+     else "x.onnx runs on ONNX Runtime's CPU provider"),
+] + ([({"device": "cuda:0"}, ValueError, "device 'cuda:0': no CUDA device is visible here"),
+      ({"device": torch.device("cuda")}, ValueError, "device 'cuda': no CUDA device is visible here")]
+     if not torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("options, error, message", ONE_LINE_REFUSALS, ids=lambda v: repr(v)[:40])
+def test_a_device_or_precision_the_machine_lacks_is_refused_by_name(options, error, message):
+    with pytest.raises(error) as caught:
+        Recognizer(**options)
+    assert isinstance(caught.value, UserError) and str(caught.value).startswith(message), str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_every_spelling_of_a_device_the_machine_has_is_honoured():
+    for device in ("cpu", "cpu:0", torch.device("cpu")):
+        assert "on cpu" in Recognizer(device=device, precision="fp32").describe()
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():   # bf16 where the CPU computes in it, refused where not
+        assert "PyTorch bfloat16 on cpu" in Recognizer(device="cpu", precision="bf16").describe()
+    else:
+        with pytest.raises(ValueError, match="precision 'bf16': this CPU has no native bf16"):
+            Recognizer(device="cpu", precision="bf16")

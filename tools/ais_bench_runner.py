@@ -36,13 +36,13 @@ from datasets.transforms import RECIPE_IMG_W
 from datasets.width_batches import by_width
 from inference.onnx_runtime import make_session, onnx_width
 from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 from utils.files import check_creatable_dir, make_dirs, natural_key
 
 
 def list_inputs(folder):
     if not os.path.isdir(folder):
-        raise UserError(f"--input folder not found: {folder}")
+        raise NotFoundError(f"--input folder not found: {folder}")
     files = sorted((f for f in os.listdir(folder) if f.endswith((".bin", ".npy"))), key=natural_key)
     if not files:
         raise UserError(f"--input {folder} holds no .bin or .npy files")

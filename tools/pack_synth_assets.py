@@ -39,7 +39,7 @@ from datasets.synth.assets import MANIFEST, _package_dir, font_covers_alphanumer
 from datasets.synth.coverage import font_coverage
 from tools.synth_asset_sources import load_photo, open_source, photo_key, photos_in
 from utils.cli import Parser, existing_file, int_range, path_text, run_cli
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 from utils.files import prepare_output_dir, read_text
 from utils.label_converter import load_alphabet
 
@@ -103,7 +103,7 @@ def source_paths(args, apt, npm, download):
     for path in args.packages + [os.path.join(download, kind) for kind, names in (("apt", apt), ("npm", npm))
                                  if names]:
         if not os.path.exists(path):
-            raise UserError(f"--packages {path} does not exist")
+            raise NotFoundError(f"--packages {path} does not exist")
         inside = sorted(os.listdir(path)) if os.path.isdir(path) else []
         packed = [os.path.join(path, n) for n in inside if n.endswith((".deb", ".tgz"))]
         paths += packed if packed else [path]

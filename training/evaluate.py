@@ -4,7 +4,8 @@ import torch
 from tqdm import tqdm
 
 from decoding.ctc_decoder import greedy_decode
-from inference.orientation import is_tall, read_images
+from inference.orientation import is_tall
+from inference.read import read_images
 from training.eval_report import format_table, make_rows, write_predictions, write_tables
 from utils import distributed as dist
 from utils.label_converter import normalize_for_eval

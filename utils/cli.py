@@ -123,6 +123,11 @@ def path_text(text):
     return _non_empty(text)
 
 
+def plural(n, word):
+    """'1 image', '2 images'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def run_cli(main, parser):
     args = parser.parse_args()
     try:

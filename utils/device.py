@@ -15,7 +15,7 @@ import torch
 from utils.errors import UserError
 
 
-def _npu_available():
+def npu_available():
     try:
         importlib.import_module("torch_npu")
     except ImportError:
@@ -26,9 +26,9 @@ def _npu_available():
 def select_device(name, index):
     """name: auto | npu | cuda | cpu; index: the device id (LOCAL_RANK under torchrun, else --npu)."""
     if name == "auto":
-        name = "npu" if _npu_available() else "cuda" if torch.cuda.is_available() else "cpu"
+        name = "npu" if npu_available() else "cuda" if torch.cuda.is_available() else "cpu"
     if name == "npu":
-        if not _npu_available():
+        if not npu_available():
             raise UserError("--device npu: torch_npu is not installed or sees no NPU (pip install -r 1.8_requirements.txt on an Ascend host)")
         torch.npu.set_device(index)
         return torch.device("npu", index)

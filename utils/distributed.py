@@ -7,6 +7,7 @@ environment no process group is created and the helpers are no-ops.
 import contextlib
 import datetime
 import os
+import weakref
 
 import torch
 import torch.distributed as dist
@@ -15,6 +16,7 @@ from utils.signals import Interrupted
 
 BACKENDS = {"npu": "hccl", "cuda": "nccl", "cpu": "gloo"}
 _host_group = None  # gloo group for host-side flags when the default group runs on a device
+_wrapped = []  # weak references to this process's DDP wrappers (_release_reducers)
 
 
 def env_local_rank():
@@ -62,9 +64,24 @@ def destroy(wait_for_peers=True):
             # Rank 0 still saves and writes tables after the last collective; a peer that tears its gloo
             # sockets down meanwhile can abort the other's reader thread (SIGABRT). Leave together.
             dist.barrier()
+        _release_reducers()
         global _host_group
         dist.destroy_process_group()
         _host_group = None
+
+
+def _release_reducers():
+    """Drop each DDP wrapper's C++ reducer (and the logger that holds it) while the process group still lives.
+    Freed after the group is destroyed, the reducer drops the group's last reference inside a destructor that
+    joins gloo's worker threads while holding the GIL; a worker that is still freeing a finished collective's
+    tensors needs the GIL: the process hangs at its very end (seen: one rank of a resumed 2-rank CPU run, after
+    its last step, forever). Dropped here, the reducer only lowers the group's count."""
+    for ref in _wrapped:
+        ddp = ref()
+        for name in ("logger", "reducer"):
+            if ddp is not None and name in vars(ddp):
+                delattr(ddp, name)
+    _wrapped.clear()
 
 
 @contextlib.contextmanager
@@ -103,7 +120,9 @@ def wrap_model(model, device):
     """DistributedDataParallel around `model` under torchrun (a group of one too), else the model itself."""
     if not is_dist():
         return model
-    return torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.type == "cpu" else [device])
+    ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=None if device.type == "cpu" else [device])
+    _wrapped.append(weakref.ref(ddp))
+    return ddp
 
 
 def unwrap(model):

@@ -1,11 +1,24 @@
-"""The one exception type for bad user input and failed work: entry scripts print it as one line."""
+"""The project's errors: bad user input and failed work, which entry scripts print as one line.
+
+They are the built-in types a Python caller would catch: every one is a ValueError (a value, a flag, a file's
+contents the code cannot take), a missing file or folder is also a FileNotFoundError, a value of the wrong type
+also a TypeError.
+"""
 import numbers
 import re
 
 
-class UserError(Exception):
-    """A problem the user can fix (a path, a flag, a file), or work that failed in another process; printed
-    without a traceback."""
+class UserError(ValueError):
+    """A problem the user can fix (a path, a flag, a file, a value), or work that failed in another process;
+    printed without a traceback."""
+
+
+class NotFoundError(UserError, FileNotFoundError):
+    """A file or folder the user named does not exist."""
+
+
+class WrongTypeError(UserError, TypeError):
+    """A value of a type the Python API does not take."""
 
 
 def in_one_line(error):
@@ -23,7 +36,9 @@ def check_number(name, value, lo, hi, *, integer=False, meaning=""):
     """A keyword's value (the Python API's counterpart of utils/cli's flag types): a real number (an integer
     with `integer`; never a bool or NaN) from lo to hi -> the value, else a UserError naming `name`."""
     kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not lo <= value <= hi:
-        raise UserError(f"{name} must be {'an integer' if integer else 'a number'} from {lo:g} to {hi:g}"
-                        f"{f' ({meaning})' if meaning else ''}, got {repr(value)[:60]}")
+    wrong_type = isinstance(value, bool) or not isinstance(value, kind)
+    if wrong_type or not lo <= value <= hi:
+        raise (WrongTypeError if wrong_type else UserError)(
+            f"{name} must be {'an integer' if integer else 'a number'} from {lo:g} to {hi:g}"
+            f"{f' ({meaning})' if meaning else ''}, got {repr(value)[:60]}")
     return value

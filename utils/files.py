@@ -8,7 +8,7 @@ import os
 import re
 import tempfile
 
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 
 
 def read_text(path, what="file"):
@@ -16,7 +16,7 @@ def read_text(path, what="file"):
     if os.path.isdir(path):
         raise UserError(f"{what} {path} is a folder, not a text file")
     if not os.path.isfile(path):
-        raise UserError(f"{what} not found: {path}")
+        raise NotFoundError(f"{what} not found: {path}")
     with open(path, "rb") as f:
         data = f.read()
     try:
@@ -63,7 +63,7 @@ def check_output_file(path, what="output"):
         raise UserError(f"{what} {path} is a folder: give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise UserError(f"folder of {what} {path} does not exist: create {folder} first")
+        raise NotFoundError(f"folder of {what} {path} does not exist: create {folder} first")
     _probe_writable(folder, f"folder of {what}")
     return path
 

@@ -9,7 +9,7 @@ import string
 
 import torch
 
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 from utils.files import read_text
 
 DEFAULT_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -29,7 +29,7 @@ def load_alphabet(value):
     if value and os.path.isfile(value):
         value = "".join(read_text(value, "alphabet file").splitlines())
     elif value and value.endswith(".txt"):
-        raise UserError(f"--alphabet file not found: {value}")
+        raise NotFoundError(f"--alphabet file not found: {value}")
     if not value:
         raise UserError("--alphabet is empty: give the characters (e.g. 0123456789abcdefghijklmnopqrstuvwxyz) or a file")
     if len(set(value)) != len(value):
@@ -58,6 +58,10 @@ class LabelConverter:
 
     def is_encodable(self, label):
         return all(c in self.index for c in self.clean(label))
+
+    def strip(self, label):
+        """The cleaned label without the characters the alphabet lacks."""
+        return "".join(c for c in self.clean(label) if c in self.index)
 
     def encode(self, labels):
         """list of str -> (targets [sum(len)], lengths [B]) as int32 tensors for CTCLoss."""

@@ -22,7 +22,7 @@ from PIL import Image, ImageFont
 
 from datasets.synth.coverage import drawn, fonts_for
 from datasets.synth.render import SynthRenderer
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 from utils.files import read_text
 from utils.label_converter import DEFAULT_ALPHABET
 
@@ -51,7 +51,7 @@ def assets_dir(explicit=None):
     if not path:
         return _package_dir("trdg")
     if not os.path.isdir(path):
-        raise UserError(f"synthetic assets folder not found: {path} (--synth_assets or ${ASSETS_ENV}): {PACK_HINT}")
+        raise NotFoundError(f"synthetic assets folder not found: {path} (--synth_assets or ${ASSETS_ENV}): {PACK_HINT}")
     if not _has_files(path):
         raise UserError(f"synthetic assets folder {path} is empty (--synth_assets or ${ASSETS_ENV}): {PACK_HINT}")
     return path
@@ -148,7 +148,7 @@ def read_words(assets=None, words=None):
     elif words and (not path or not os.path.isfile(path)):
         lists = glob.glob(os.path.join(root, "dicts", "*.txt")) if root else []
         known = sorted(os.path.basename(p)[:-4] for p in lists)
-        raise UserError(f"--synth_words {words}: no such file, nor a word list of the assets folder "
+        raise NotFoundError(f"--synth_words {words}: no such file, nor a word list of the assets folder "
                         f"({', '.join(known) or 'none: install trdg or give --synth_assets'})")
     if not path or not os.path.isfile(path):
         return None, []
