@@ -17,7 +17,9 @@ import os
 import torch
 
 from datasets.lmdb_format import lmdb_identity
-from datasets.loaders import LoaderConfig, eval_loader, resolve_dir, stream_loader, train_loader
+from datasets.augment import augment_table
+from datasets.lmdb_dataset import LABEL_RULES
+from datasets.loaders import LoaderConfig, TrainSource, eval_loader, resolve_dir, train_loader
 from datasets.synth.build import ensure_synthetic, generator_identity
 from datasets.transforms import RECIPE_IMG_W, choose_width
 from datasets.width_flags import add_width_args, width_flags
@@ -34,7 +36,7 @@ from training.trainer import TrainConfig, Trainer
 from utils import distributed as dist
 from utils.cli import Parser, existing_dir, float_range, int_range, path_text, run_cli
 from utils.device import Placement, select_device, use_pinned_memory
-from utils.errors import UserError
+from utils.errors import NotFoundError, UserError
 from utils.files import check_creatable_dir
 from utils.label_converter import DEFAULT_ALPHABET, NAMED_ALPHABETS, LabelConverter, load_alphabet
 from utils.run_lock import claim_output_dir
@@ -68,6 +70,19 @@ def get_args_parser():
     d.add_argument("--synth_val", type=int_range(1, 10 ** 7), default=2000, help="synthetic validation images")
     d.add_argument("--synth_stream", action="store_true",
                    help="train on synthetic images rendered by the loader workers (no training cache, no repeats)")
+    d.add_argument("--real_dir", type=existing_dir, nargs="+", default=[],
+                   help="LMDB folder(s) of real training crops, drawn beside the synthetic data (the stream, "
+                        "--train_dir or the cached set) in the shares of --batch_ratio, each reshuffled whenever it "
+                        "runs out; augmented unless --augment off")
+    d.add_argument("--batch_ratio", type=float_range(0, 1000, lo_open=True), nargs="+", default=None,
+                   help="each training source's share of a batch (normalised): the synthetic data first, then each "
+                        "--real_dir, e.g. --batch_ratio 0.7 0.3 (clovaai's flag); needed with --real_dir")
+    d.add_argument("--augment", default="on", choices=["on", "off"],
+                   help="augment the --real_dir crops (datasets/augment.py: box jitter, rotation, perspective, "
+                        "contrast, light, resolution, blur, noise, JPEG, each with its probability)")
+    d.add_argument("--label_rule", default="strip", choices=LABEL_RULES,
+                   help="a training label holding characters outside the alphabet: strip = keep the sample, "
+                        "lower-cased (for a lower-case alphabet) without those characters; skip = drop the sample")
     d.add_argument("--synth_assets", type=existing_dir, default=None,
                    help="folder with the generator's fonts/latin, dicts/en.txt, images (default: "
                         "$CRNN_SYNTH_ASSETS, else the trdg wheel)")
@@ -158,14 +173,21 @@ def check_args(args):
         raise UserError("--eval_only needs --resume CHECKPOINT (or --resume auto)")
     for flag, path in (("--resume", args.resume if args.resume != "auto" else None), ("--finetune", args.finetune)):
         if path and not os.path.isfile(path):
-            raise UserError(f"{flag} {path} is a folder, not a checkpoint file" if os.path.isdir(path)
-                            else f"{flag}: checkpoint not found: {path}")
+            if os.path.isdir(path):
+                raise UserError(f"{flag} {path} is a folder, not a checkpoint file")
+            raise NotFoundError(f"{flag}: checkpoint not found: {path}")
     if args.profiling != "NONE" and args.stop_step is not None and args.stop_step <= args.start_step:
         raise UserError(f"--stop_step {args.stop_step} ends the run before the profiled window starts "
                         f"(--start_step {args.start_step})")
+    if args.real_dir and args.batch_ratio is None:
+        raise UserError(f"--real_dir: give --batch_ratio with {len(args.real_dir) + 1} shares, the synthetic data's "
+                        f"and one per --real_dir (e.g. --batch_ratio 0.7 {' '.join(['0.3'] * len(args.real_dir))})")
+    if args.batch_ratio is not None and len(args.batch_ratio) != len(args.real_dir) + 1:
+        raise UserError(f"--batch_ratio has {len(args.batch_ratio)} shares for {len(args.real_dir) + 1} training "
+                        "sources: one for the synthetic data, then one per --real_dir")
     for name in args.val_dir if not args.eval_all else []:
         if os.path.isabs(name) and not os.path.isdir(name):
-            raise UserError(f"--val_dir {name} does not exist")
+            raise NotFoundError(f"--val_dir {name} does not exist")
     if args.data_path:
         if not args.eval_all:
             for name in args.val_dir:
@@ -264,16 +286,25 @@ def main(args):
 
 
 def training_loader(args, data_path, loading, log):
-    """The training batches: the synthetic stream or an LMDB (the cached synthetic set is one). -> (loader, what
-    the run's record says of the data)"""
+    """The training batches: the synthetic data (the stream, or an LMDB: --train_dir, the cached set) and each
+    --real_dir in its share. -> (loader, what the run's record says of the data)"""
     if args.synth_stream:
-        loader = stream_loader(args.synth_train, loading, log, assets=args.synth_assets, words=args.synth_words)
-        identity = {"stream": args.synth_train}
+        first, identity = TrainSource("synthetic stream"), {"stream": args.synth_train}
     else:
         train_dir = resolve_dir(data_path, args.train_dir, "training")
-        loader, identity = train_loader(train_dir, loading, log), lmdb_identity(train_dir)
+        first, identity = TrainSource(args.train_dir, train_dir), lmdb_identity(train_dir)
     if args.synth_stream or args.data_path is None:
         identity.update(generator_identity(args.synth_assets, loading.converter.alphabet, args.synth_words))
+    table = augment_table() if args.augment == "on" else None
+    reals = [TrainSource(os.path.basename(os.path.normpath(path)), path, augment=table) for path in args.real_dir]
+    shares = args.batch_ratio or [1.0]
+    sources = [dataclasses.replace(source, share=share) for source, share in zip([first, *reals], shares)]
+    loader = train_loader(sources, loading, log, label_rule=args.label_rule, stream_size=args.synth_train,
+                          assets=args.synth_assets, words=args.synth_words)
+    if reals:
+        identity["sources"] = [{"name": s.name, "share": c / loading.batch_size, "per_batch": c,
+                                "augment": s.augment, **(lmdb_identity(s.path) if s.path else {})}
+                               for s, c in zip(sources, loader.windows.counts)]
     return loader, identity
 
 

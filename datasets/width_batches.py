@@ -97,20 +97,25 @@ class EvalWindows:
 
 
 class TrainWindows(EvalWindows):
-    """A training loader in batches: len() is the epoch's batches, and `sampler.set_epoch(e, skip_batches=k)`
-    (what the training loop calls) resumes after the first k batches of epoch e."""
+    """A training loader in batches: len() is the epoch's batches, `sampler.set_epoch(e, skip_batches=k)` (what
+    the training loop calls) resumes after the first k batches of epoch e, and `seen(step)` counts each source's
+    images (datasets/mixing.py)."""
 
-    def __init__(self, loader, batch_size, group):
+    def __init__(self, loader, windows, group, names=("training data",)):
         super().__init__(loader)
-        self.batch_size, self.group, self.skip = batch_size, group, 0
+        self.windows, self.group, self.names, self.skip = windows, group, names, 0
         self.sampler = self
 
     def set_epoch(self, epoch, skip_batches=0):
-        self.loader.sampler.set_epoch(epoch, skip_batches=skip_batches - skip_batches % self.group)
+        self.windows.set_epoch(epoch, skip_windows=skip_batches // self.group)
         self.skip = skip_batches % self.group
 
     def __len__(self):
-        return self.loader.sampler.num_samples // self.batch_size
+        return self.windows.steps_per_epoch
+
+    def seen(self, steps, world_size):
+        """{source name: images drawn in `steps` training steps over all ranks} (exact at every window's end)."""
+        return {name: count * steps * world_size for name, count in zip(self.names, self.windows.counts)}
 
     def __iter__(self):
         skip, self.skip = self.skip, 0

@@ -77,11 +77,15 @@ def test_undecodable_image_in_lmdb_is_skipped_and_counted(tmp_path, capsys):
 
 def test_filters_empty_and_out_of_alphabet(tmp_path):
     img = word_image("x")
-    path = write_lmdb(tmp_path / "l", [(img, "good"), (img, ""), (img, "a-b"), (img, "ÄÖ")])
-    train = LmdbDataset(path, LabelConverter(), 26, train=True)
-    assert (train.stats["kept"], train.stats["empty"], train.stats["out_of_alphabet"]) == (1, 1, 2)
+    path = write_lmdb(tmp_path / "l", [(img, "good"), (img, ""), (img, "a-b"), (img, "ÄÖ"), (img, "[Car-park]")])
+    skip = LmdbDataset(path, LabelConverter(), 26, train=True, label_rule="skip")
+    assert (skip.stats["kept"], skip.stats["empty"], skip.stats["out_of_alphabet"]) == (1, 1, 3)
+    strip = LmdbDataset(path, LabelConverter(), 26, train=True, label_rule="strip")
+    assert strip.labels == ["good", "ab", "carpark"]            # "ÄÖ" keeps nothing: an empty label
+    assert (strip.stats["empty"], strip.stats["stripped"], strip.stats["out_of_alphabet"]) == (2, 2, 0)
+    assert "2 labels kept without the characters the alphabet lacks" in strip.describe()
     evaluation = LmdbDataset(path, LabelConverter(), 26, train=False)
-    assert evaluation.labels == ["good", "a-b", "ÄÖ"] and evaluation.stats["empty"] == 1
+    assert evaluation.labels == ["good", "a-b", "ÄÖ", "[Car-park]"] and evaluation.stats["empty"] == 1
 
 
 def test_lmdb_errors(tmp_path):

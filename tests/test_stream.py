@@ -12,7 +12,8 @@ from datasets.loaders import LoaderConfig, stream_loader
 from datasets.synth.assets import find_words, load_renderer
 from datasets.transforms import Width
 from datasets.synth.build import ensure_synthetic
-from datasets.synth.stream import StreamSampler, SynthStream
+from datasets.mixing import SourceOrder
+from datasets.synth.stream import SynthStream
 from utils.label_converter import LabelConverter
 
 
@@ -56,15 +57,14 @@ def test_stream_is_deterministic_resumable_and_endless():
     assert image.shape == (1, 32, 100) and label.isalnum()
 
 
-def test_stream_sampler_splits_ranks_without_overlap():
+def test_stream_order_splits_ranks_without_overlap():
     seen = []
     for rank in range(3):
-        sampler = StreamSampler(100, 3, rank, batch_size=4)
-        sampler.set_epoch(2)
-        seen.append(list(sampler))
-        assert len(sampler) == 32                             # 100 // (3 x 4) whole global batches x 4
+        order = SourceOrder(100, 3, rank, seed=0, stream=True)
+        seen.append(order.keys(2 * order.per_rank, order.per_rank))   # the stream's pass 2: samples 200..299
+        assert order.per_rank == 33
     flat = sorted(i for part in seen for i in part)
-    assert flat == list(range(200, 296)) and len(set(flat)) == 96
+    assert flat == list(range(200, 299)) and len(set(flat)) == 99
 
 
 def test_generator_without_trdg_falls_back(tmp_path, monkeypatch):

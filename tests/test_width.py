@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import ROOT, random_words, word_image, write_lmdb
 from datasets.lmdb_dataset import LmdbDataset
 from datasets.lmdb_format import image_key
-from datasets.samplers import ResumableDistributedSampler
+from datasets.mixing import MixedWindows, SourceOrder
 from datasets.transforms import Width, choose_width, decode_image, preprocess
 from datasets.width_batches import EvalCollate, TrainCollate, by_width, pad_stack, window_group
 from inference.recognizer import Recognizer
@@ -137,19 +137,16 @@ def varied_lmdb(tmp_path_factory):
 def epoch_batches(ds, world, rank, batch, epoch, skip=0):
     from datasets.width_batches import TrainWindows
 
-    class Loader:  # the DataLoader's part: windows of the sampler's indices, collated
+    class Loader:  # the DataLoader's part: the windows of the batch sampler, collated
         pin_memory = False
 
-        def __init__(self):
-            self.sampler = ResumableDistributedSampler(ds, world, rank, seed=3, batch_size=batch)
-
         def __iter__(self):
-            idx = list(self.sampler)
-            for s in range(0, len(idx), batch * group):
-                yield TrainCollate(batch)([ds[i] for i in idx[s:s + batch * group]])
+            for window in windows:
+                yield TrainCollate(batch)([ds[key] for _, key, _ in window])
 
     group = 3
-    loader = TrainWindows(Loader(), batch, group)
+    windows = MixedWindows([SourceOrder(len(ds), world, rank, seed=3)], [batch], group)
+    loader = TrainWindows(Loader(), windows, group)
     loader.sampler.set_epoch(epoch, skip_batches=skip)
     return [(b[0].shape[-1], tuple(b[2])) for b in loader], len(loader)
 

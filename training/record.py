@@ -74,6 +74,12 @@ def describe_record(record):
                 f"{train.get('lmdb', '?')} ({train.get('num_samples', '?')} samples)")
         if "generator" in train:
             data += f", generator {train['generator']} (digest {train.get('digest', '?')}, assets {train.get('assets')})"
+        for source in train.get("sources", [])[1:]:  # real crops beside the synthetic data
+            data += (f"; {source['name']} ({source.get('num_samples', '?')} samples, {100 * source['share']:.1f}% of "
+                     f"each batch{', augmented' if source.get('augment') else ''})")
+        seen = r.get("images_seen") or {}
+        if len(seen) > 1:
+            data += "; images seen: " + ", ".join(f"{name} {n:,}" for name, n in seen.items())
         origin = r.get("origin") or {}
         lines += [f"{n}. started {r.get('started', '?')} on {r.get('device', '?')} x {r.get('world_size', 1)}, "
                   f"commit `{r.get('commit', 'unknown')}`, torch {r.get('torch', '?')}",

@@ -202,10 +202,17 @@ class Trainer:
         if self.metrics:
             self.metrics.add(step=self.global_step, epoch=self.epoch, loss=loss.avg, lr=lr, img_s=img_s)
 
+    def images_seen(self):
+        """{training source: images drawn so far} over all ranks."""
+        return self.loader.seen(self.global_step, self.world)
+
     def save(self, best=False):
         self.step_fn.sync()  # the schedule's position counts real updates only once bad steps are read
+        record = {**self.meta["run"], "images_seen": self.images_seen()}
+        dist.save_on_master(write_record, record, self.config.output_dir)
         payload = {"model": dist.unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
                    "lr_scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), **self.meta,
+                   "run": record,
                    "rng": rng_state(), "epoch": self.epoch, "step": self.step, "global_step": self.global_step,
                    "best_acc": self.best_acc, **({"ema": self.ema.state_dict()} if self.ema else {})}
         for name in ["checkpoint.pth"] + (["model_best.pth"] if best else []):
@@ -219,6 +226,9 @@ class Trainer:
         improved = acc > self.best_acc or not os.path.exists(os.path.join(self.config.output_dir, "model_best.pth"))
         self.best_acc = max(acc, self.best_acc)
         self.log(f"accuracy: {acc:.4f}, best acc is: {self.best_acc:.4f}")
+        seen = self.images_seen()
+        if len(seen) > 1:
+            self.log("images seen: " + ", ".join(f"{name} {n:,}" for name, n in seen.items()))
         if self.metrics:
             self.metrics.add(step=self.global_step, epoch=self.epoch, val_accuracy=acc)
         self.save(best=improved)

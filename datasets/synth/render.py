@@ -20,6 +20,7 @@ import re
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from datasets.synth import camera
 from datasets.synth.alphabet_text import AlphabetText
 from datasets.synth.coverage import fonts_for
 from datasets.synth.features import features as feature_table
@@ -208,18 +209,10 @@ class SynthRenderer:
             low_h = int(rng.integers(16, 26))
         else:
             low_h = None
-        if low_h:
-            image = image.resize((max(4, int(w * low_h / h)), low_h), Image.BILINEAR)
-        image = image.resize((out_w, OUT_H), Image.BICUBIC if rng.random() < 0.5 else Image.BILINEAR)
-        if rng.random() < f["blur"]:
-            image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
-        if rng.random() < f["noise"]:
-            noisy = np.asarray(image, np.float32) + rng.normal(0, rng.uniform(2, 10), (OUT_H, out_w))
-            image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
-        if rng.random() < f["jpeg"]:
-            buf = io.BytesIO()
-            image.save(buf, "JPEG", quality=int(rng.integers(30, 80)))
-            image = Image.open(io.BytesIO(buf.getvalue()))
+        image = camera.rescale(image, rng, low_h, out_w, OUT_H)
+        for name in ("blur", "noise", "jpeg"):
+            if rng.random() < f[name]:
+                image = getattr(camera, name)(image, rng)
         return image
 
     def sample(self, seed, split, index):

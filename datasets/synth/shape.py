@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 
-def _homography(dst, src):
+def homography(dst, src):
     """Coefficients (a..h) of PIL's PERSPECTIVE map that sends each point of `dst` to `src`."""
     rows, rhs = [], []
     for (x, y), (u, v) in zip(dst, src):
@@ -49,7 +49,7 @@ def warp(mask, rng, f):
         return mask  # straight, axis-aligned text is common in photos too
     pts -= pts.min(axis=0)
     size = np.ceil(pts.max(axis=0)).astype(int) + 1
-    return mask.transform(tuple(size), Image.PERSPECTIVE, _homography(pts, corners), Image.BILINEAR)
+    return mask.transform(tuple(size), Image.PERSPECTIVE, homography(pts, corners), Image.BILINEAR)
 
 
 def _posed(pts, rng):
