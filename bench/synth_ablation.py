@@ -22,39 +22,26 @@ if not __package__:  # run as a file: the repository's packages are not on the i
     sys.exit(2)
 
 import csv
-import glob
 import os
-import subprocess
 
+from bench import runs
 from bench.accuracy_by_length import BUCKETS, read_labels, row
 from datasets.synth.build import ensure_synthetic
 from datasets.synth.features import FEATURES_ENV
 from datasets.transforms import Width
 from inference.recognizer import Recognizer
-from utils.cli import Parser, existing_dir, existing_file, int_range, path_text, run_cli
+from bench.runs import PassThroughParser
+from utils.cli import existing_dir, existing_file, int_range, path_text, run_cli
 from utils.errors import UserError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # name: $CRNN_SYNTH_FEATURES. v7's two new parts, its turned words and its scenes, each on its own over v6's
 # distribution, and all of v7; with two parts, all but one part is the other part's row. Earlier ablations
 # (docs/experiments/) measured v4's rows at commit 8f64366.
 ROWS = {"v6": "turns=0,scene=0", "turns": "scene=0", "scene": "turns=0", "all": ""}
-DONE = "ABLATION_ROW_DONE"
-
-
-class AblationParser(Parser):
-    """Everything after `--` goes to main.py untouched (argparse would match it against this script's flags)."""
-
-    def parse_args(self, args=None, namespace=None):
-        args = sys.argv[1:] if args is None else list(args)
-        cut = args.index("--") if "--" in args else len(args)
-        parsed = super().parse_args(args[:cut], namespace)
-        parsed.main_args = args[cut + 1:]
-        return parsed
 
 
 def get_args_parser():
-    p = AblationParser(description=__doc__.splitlines()[0])
+    p = PassThroughParser(description=__doc__.splitlines()[0])
     p.add_argument("labels", type=existing_file, help="`path<TAB>label` file of real crops (read, never trained on)")
     p.add_argument("--synth_assets", type=existing_dir, required=True,
                    help="the generator's assets folder (tools/pack_synth_assets.py), the same for every row")
@@ -69,28 +56,14 @@ def get_args_parser():
 
 def train_row(name, args, val_dir):
     """Train one row's model (or finish it) -> its folder."""
-    out = os.path.join(args.output_dir, name)
-    if os.path.isfile(os.path.join(out, DONE)):
-        print(f"[{name}] already trained: {out}", flush=True)
-        return out
     features = ROWS[name]
-    # main.py refuses --finetune beside --resume: a row that has saved a checkpoint continues from it instead.
-    started = bool(glob.glob(os.path.join(out, "*.pth")))
-    start = ["--finetune", args.finetune] if args.finetune and not started else ["--resume", "auto"]
     # main.py also builds a synthetic validation set of its own, unused here: --synth_val 64 keeps it small.
-    cmd = [sys.executable, os.path.join(ROOT, "main.py"), "--synth_stream", "--synth_train", str(args.images),
-           "--epochs", "1", "--ema", "0.999", "--val_freq", "0", "--val_dir", val_dir, "--synth_val", "64",
-           "--save_every_steps", "500", *start, "--output_dir", out, "--synth_assets", args.synth_assets,
-           *args.main_args]
+    flags = ["--synth_stream", "--synth_train", str(args.images), "--epochs", "1", "--ema", "0.999", "--val_freq", "0",
+             "--val_dir", val_dir, "--synth_val", "64", "--save_every_steps", "500", "--synth_assets",
+             args.synth_assets, *args.main_args]
     env = {**os.environ, FEATURES_ENV: features} if features else os.environ
-    print(f"[{name}] {FEATURES_ENV}={features!r} " + " ".join(cmd[1:]), flush=True)
-    rc = subprocess.run(cmd, env=env).returncode
-    if rc:
-        raise UserError(f"row {name}: main.py exited with {rc} (its output is above; run this script again to "
-                        f"continue from {out})")
-    with open(os.path.join(out, DONE), "w") as f:
-        f.write(f"{FEATURES_ENV}={features!r} " + " ".join(cmd[1:]) + "\n")
-    return out
+    return runs.train_row(name, os.path.join(args.output_dir, name), flags, args.finetune, env,
+                          note=f"{FEATURES_ENV}={features!r} ")
 
 
 def synthetic_accuracy(out):

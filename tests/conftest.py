@@ -3,6 +3,10 @@ import functools
 import io
 import os
 
+# OpenMP threads that wait for work sleep instead of spinning (read when torch loads; subprocesses inherit it):
+# two processes spinning on 2 cores slowed each other more than 10-fold (a test beside other work on the machine).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import pytest
 import torch

@@ -4,7 +4,7 @@ import re
 import subprocess
 import sys
 
-from bench import synth_ablation
+from bench import runs, synth_ablation
 from conftest import ROOT, word_image
 from test_synth_assets import font_folder
 from inference.checkpoint import load_training_checkpoint
@@ -64,7 +64,7 @@ def test_rows_train_once_with_their_features_and_the_table_reads_every_crop(tmp_
 def test_a_row_with_a_checkpoint_resumes_instead_of_starting_again(tmp_path, monkeypatch):
     """main.py takes --finetune or --resume, not both: a fine-tuned row stopped after a save continues."""
     commands = []
-    monkeypatch.setattr(synth_ablation.subprocess, "run", lambda cmd, env: commands.append(cmd) or
+    monkeypatch.setattr(runs.subprocess, "run", lambda cmd, env: commands.append(cmd) or
                         subprocess.CompletedProcess(cmd, 0))
     args = synth_ablation.get_args_parser().parse_args([__file__, "--synth_assets", str(tmp_path), "--finetune",
                                                         __file__, "--output_dir", str(tmp_path / "abl")])
@@ -77,3 +77,22 @@ def test_a_row_with_a_checkpoint_resumes_instead_of_starting_again(tmp_path, mon
     assert starts == [["--finetune"], ["--resume"]]
     assert commands[0][commands[0].index("--finetune") + 1] == __file__
     assert commands[1][commands[1].index("--resume") + 1] == "auto"
+
+
+def test_real_mix_rows_train_with_their_share_and_read_the_dev_sets(overfit_run, tiny_data, tmp_path):
+    """bench/real_mix.py: a row of real crops trains with its share of each batch and its options, a row without
+    them on the stream alone; the table reads every development set with both readers."""
+    font_folder(tmp_path / "assets")
+    real = f"{tiny_data}/OTHER_lmdb"
+    cmd = [sys.executable, "-m", "bench.real_mix", f"{tiny_data}/IIIT5K_lmdb", "--real_dir", real, "--synth_assets",
+           str(tmp_path / "assets"), "--finetune", os.path.join(overfit_run[0], "model_best.pth"), "--images", "64",
+           "--rows", "0", "0.25/noaug/skip", "--output_dir", str(tmp_path / "mix"), "--", "--batch_size", "32",
+           "--workers", "0", "--device", "cpu"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| 0")]
+    assert [(r[0].strip(), r[1].strip()) for r in rows] == [("0", "1234"), ("0.25/noaug/skip", "1234")]
+    assert all(0 <= float(c) <= 100 for r in rows for c in r[2:]) and all(len(r) == 4 for r in rows)
+    mixed = (tmp_path / "mix" / "0.25-noaug-skip_seed1234" / "ABLATION_ROW_DONE").read_text()
+    assert f"--real_dir {real} --batch_ratio 0.75 0.25" in mixed and "--augment off --label_rule skip" in mixed
+    assert "--real_dir" not in (tmp_path / "mix" / "0_seed1234" / "ABLATION_ROW_DONE").read_text()

@@ -19,7 +19,7 @@ from conftest import ROOT
 ENTRY_POINTS = ["main", "pth2onnx", "parse_testdata", "postpossess_CRNN_pytorch", "predict",
                 "tools.ais_bench_runner", "tools.create_lmdb_dataset", "tools.pack_synth_assets",
                 "tools.export_weights", "bench.infer_throughput", "bench.train_throughput", "bench.loader_throughput",
-                "bench.accuracy_by_length", "bench.synth_ablation", "bench.orientation"]
+                "bench.accuracy_by_length", "bench.synth_ablation", "bench.orientation", "bench.real_mix"]
 VALUES = ["0", "-1", "nan", "1000000000000"]
 ZERO_MEANS = {
     ("main", "--val_freq"): "only at the end of each epoch",
@@ -36,7 +36,7 @@ ZERO_MEANS = {
 }
 ORDINARY_ZERO = {("main", "--seed"), ("main", "--npu"), ("main", "--start_step"), ("main", "--weight_decay"),
                  ("tools.ais_bench_runner", "--device"), ("tools.ais_bench_runner", "--output_batchsize_axis"),
-                 ("pth2onnx", "--max_drop"), ("bench.orientation", "--bottom_to_top"),
+                 ("pth2onnx", "--max_drop"), ("bench.orientation", "--bottom_to_top"), ("bench.real_mix", "--seeds"),
                  # decoding: a weight or bonus of 0 leaves that term out of the beam search's score
                  *((script, flag) for script in ("main", "predict", "postpossess_CRNN_pytorch")
                    for flag in ("--lm_weight", "--insertion_bonus", "--word_bonus"))}
@@ -56,7 +56,8 @@ def required(tmp_path_factory):
             "tools.create_lmdb_dataset": ["--input_dir", str(d), "--output", str(t / "lmdb")],
             "tools.pack_synth_assets": [str(t / "assets")], "tools.export_weights": [str(f), str(t / "w.pth")],
             "bench.accuracy_by_length": [str(f)], "bench.synth_ablation": [str(f), "--synth_assets", str(d)],
-            "bench.orientation": [str(f)]}
+            "bench.orientation": [str(f)], "bench.real_mix": [str(d), "--real_dir", str(d), "--synth_assets", str(d),
+                                                              "--finetune", str(f)]}
 
 
 def numeric_flags():
