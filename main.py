@@ -16,22 +16,19 @@ import os
 
 import torch
 
-from datasets.lmdb_format import lmdb_identity
 from datasets.augment import augment_table
 from datasets.lmdb_dataset import LABEL_RULES
+from datasets.lmdb_format import lmdb_identity
 from datasets.loaders import LoaderConfig, TrainSource, eval_loader, resolve_dir, train_loader
 from datasets.synth.build import ensure_synthetic, generator_identity
-from datasets.transforms import RECIPE_IMG_W, choose_width
 from datasets.width_flags import add_width_args, width_flags
 from decoding.flags import add_decoder_args, decoder_from_args
-from inference.checkpoint import inference_weights, load_model_weights
-from inference.orientation import add_orientation_arg
-from models.crnn import CRNN, SETTINGS, default_args, output_length
+from models.crnn import SETTINGS, default_args, output_length
 from training.eval_report import find_eval_sets
 from training.evaluate import Validation
+from training.origin import find_origin
 from training.recipes import PRESET_FLAGS, RECIPES, default_workers, preset_help, resolve_recipe
 from training.record import make_record
-from training.resume import start_checkpoint, with_output_layer_for
 from training.trainer import TrainConfig, Trainer
 from utils import distributed as dist
 from utils.cli import Parser, existing_dir, float_range, int_range, path_text, run_cli
@@ -57,7 +54,21 @@ loss_scale_type.doc = "'dynamic' or a number in [1, 16777216]"
 
 def get_args_parser():
     p = Parser(description="CRNN training and evaluation", examples=__doc__)
-    d = p.add_argument_group("data")
+    add_data_args(p.add_argument_group("data"))
+    m = p.add_argument_group("model (models/crnn.py: SETTINGS)")
+    for name, (lo, hi, text) in SETTINGS.items():
+        m.add_argument(f"--{name}", type=int_range(lo, hi), default=default_args()[name], help=text)
+    add_training_args(p.add_argument_group("training (defaults: the --recipe preset)"))
+    add_device_args(p.add_argument_group("device and precision"))
+    add_run_args(p.add_argument_group("run control and output"))
+    decoding = p.add_argument_group("decoding for --eval_only (the benchmarks' one read of each crop as given: the "
+                                    "reported accuracy is greedy's; --decoder beam adds a beam + LM column)")
+    add_decoder_args(decoding, default="beam")
+    return p
+
+
+def add_data_args(d):
+    """Where the training and validation data come from."""
     d.add_argument("--data_path", type=existing_dir, default=None,
                    help="folder with MJ_LMDB and IIIT5K_lmdb; omit for the synthetic default")
     d.add_argument("--train_dir", type=path_text, default="MJ_LMDB", help="training LMDB folder under --data_path")
@@ -95,10 +106,10 @@ def get_args_parser():
     add_width_args(d, training=True)
     d.add_argument("--workers", type=int_range(0, 64, zero="load in the training process"), default=None,
                    help="loader processes per device (default: 1 on CPU, the node's cores / devices otherwise)")
-    m = p.add_argument_group("model (models/crnn.py: SETTINGS)")
-    for name, (lo, hi, text) in SETTINGS.items():
-        m.add_argument(f"--{name}", type=int_range(lo, hi), default=default_args()[name], help=text)
-    t = p.add_argument_group("training (defaults: the --recipe preset)")
+
+
+def add_training_args(t):
+    """The recipe's values and the optimisation's."""
     t.add_argument("--recipe", default="auto", choices=["auto", *RECIPES],
                    help="preset: seed = the recipe's (NPU/GPU), cpu = the CPU one; auto picks by device")
     t.add_argument("--epochs", type=int_range(1, 10 ** 6), default=None, help=preset_help("epochs"))
@@ -122,7 +133,10 @@ def get_args_parser():
                    help="stop after this many non-finite steps in a row (counted on the device, so the stop "
                         "comes at the next log line, --print_freq, or checkpoint)")
     t.add_argument("--seed", type=int_range(0, 2 ** 32 - 1), default=1234, help="weights, shuffling and the stream")
-    a = p.add_argument_group("device and precision")
+
+
+def add_device_args(a):
+    """Device, precision and distribution."""
     a.add_argument("--device", default="auto", choices=["auto", "npu", "cuda", "cpu"],
                    help="auto: an NPU if torch_npu sees one, else CUDA, else the CPU")
     a.add_argument("--npu", type=int_range(0, 1023), default=0,
@@ -137,7 +151,10 @@ def get_args_parser():
                    help="torch.compile the training step's model (slower start, faster steps on a GPU)")
     a.add_argument("--dist_timeout", type=int_range(1, 7 * 86400), default=300,
                    help="seconds before ranks give up on a dead peer")
-    r = p.add_argument_group("run control and output")
+
+
+def add_run_args(r):
+    """Checkpoints, stops, logging and profiling."""
     r.add_argument("--output_dir", type=path_text, default=".", help="checkpoint.pth and model_best.pth go here")
     r.add_argument("--resume", type=path_text, default=None,
                    help="checkpoint to continue from (or to evaluate with --eval_only); 'auto' = the newest "
@@ -157,12 +174,6 @@ def get_args_parser():
     r.add_argument("--profiling", default="NONE", choices=["NONE", "CANN", "GE", "TORCH"],
                    help="trace steps --start_step..--stop_step to <output_dir>/profiling")
     r.add_argument("--start_step", type=int_range(0), default=10, help="first profiled step")
-    decoding = p.add_argument_group("decoding for --eval_only (the reported accuracy is greedy's; --decoder beam "
-                                    "adds a beam + LM column, and --orientation auto one with tall crops turned)")
-    add_decoder_args(decoding, default="beam")
-    add_orientation_arg(decoding, "--eval_only's last column reads")
-    return p
-
 
 
 def check_args(args):
@@ -202,87 +213,88 @@ def check_args(args):
 
 
 def main(args):
+    """flags -> device -> where the weights start -> recipe and data -> model -> evaluation or training."""
     check_args(args)
     log = print if dist.env_rank() == 0 else (lambda *a, **k: None)  # global rank 0 speaks for the run
     # Global rank 0 alone writes to --output_dir, so it alone creates and locks it (the other ranks of
     # the job must not refuse each other); a run that fails before it writes anything leaves no folder.
     owner = not args.eval_only and dist.env_rank() == 0
     with stop_on_signals(), claim_output_dir(args.output_dir, log, hold=owner):
-        # The device, and where the weights start: --resume / --finetune / a torchrun restart.
         device = select_device(args.device, dist.env_local_rank() if dist.launched_by_torchrun() else args.npu)
         args = continue_after_restart(args, log)
-        ckpt, source = start_checkpoint(args.resume, args.finetune, args.output_dir, args.eval_only, log)
-        alphabet = run_alphabet(args, ckpt, source)
-        second_decoder = eval_decoder(args, alphabet, log) if args.eval_only else None
-
-        # The recipe and the data: the synthetic default is built here (every node's local rank 0 builds it,
-        # the others wait for it).
-        synthetic = args.data_path is None or args.synth_stream
-        recipe = resolve_recipe(args.recipe, device.type, {k: getattr(args, k) for k in PRESET_FLAGS}, synthetic)
-        batch_size = recipe.values["batch_size"]
-        global_batch = batch_size * int(os.environ.get("WORLD_SIZE", 1))
-        if synthetic and not args.eval_only and args.synth_train < global_batch:
-            raise UserError(f"--synth_train {args.synth_train} is smaller than one global batch ({global_batch}): "
-                            "raise --synth_train or lower --batch_size")
-        # Widths in a handful of sizes on an accelerator: cuDNN autotunes each new input shape.
-        step = args.width_step or (32 if device.type != "cpu" and not args.eval_only else None)
-        width = choose_width(**{**width_flags(args), "width_step": step},
-                             model_img_w=ckpt.get("img_w", RECIPE_IMG_W) if ckpt else RECIPE_IMG_W,
-                             model_range=ckpt.get("width_range") if ckpt else None,
-                             model_scale=ckpt.get("width_scale", 1.0) if ckpt and not args.finetune else 1.0)
-        data_path = args.data_path or ensure_synthetic(
-            0 if args.synth_stream or args.eval_only else args.synth_train, args.synth_val, seed=0,
-            build=dist.env_local_rank() == 0, log=log if dist.env_local_rank() == 0 else None,
-            assets=args.synth_assets, alphabet=alphabet, words=args.synth_words)
-
+        origin = find_origin(args.resume, args.finetune, args.output_dir, args.eval_only, log)
+        alphabet = origin.alphabet_for(load_alphabet(args.alphabet), args.alphabet != DEFAULT_ALPHABET)
+        recipe, width, data_path = plan(args, origin, alphabet, device, log)
         with dist.process_group(device, args.dist_timeout):
             placement = Placement.choose(device, args.amp and args.opt_level != "O0", dist.is_dist())
-            workers = args.workers if args.workers is not None else default_workers(
-                device.type, os.cpu_count() or 1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-            # Words are read (validation, --eval_only) at the run's width_scale, and trained on at scale 1.
-            loading = LoaderConfig(LabelConverter(alphabet), width, max_label_len=output_length(width.max_w),
-                                   batch_size=batch_size, workers=workers, world_size=dist.get_world_size(),
-                                   rank=dist.get_rank(), seed=args.seed, pin_memory=use_pinned_memory(device))
+            loading = loader_config(args, alphabet, width, recipe.values["batch_size"], device)
             val_dirs = {name: resolve_dir(data_path, name, "evaluation")
                         for name in (find_eval_sets(data_path, args.train_dir) if args.eval_all else args.val_dir)}
-            val_loaders = {name: eval_loader(path, loading, log) for name, path in val_dirs.items()}
-
-            # The model: the checkpoint's, or a new one of the model flags.
             torch.manual_seed(args.seed)
-            model, model_args = build_model(args, ckpt, source, alphabet, log)
+            model, model_file = origin.build(alphabet, {**default_args(), **{k: getattr(args, k) for k in SETTINGS}},
+                                             width, log)
             placement.put(model)
-            log(f"Device: {device}, world size {dist.get_world_size()}, precision {placement.dtype or torch.float32}, "
-                f"channels_last {placement.channels_last}")
+            log(f"Device: {device}, world size {dist.get_world_size()}, {placement.describe()}")
             log(f"Input: {width.describe()}")
-            table_dir = os.path.dirname(os.path.abspath(source)) if args.eval_only and source else args.output_dir
-            validation = Validation(val_loaders, alphabet, placement, table_dir, log, keep_predictions=args.eval_only,
-                                    second_decoder=second_decoder, turned=args.orientation == "auto")
+            table_dir = os.path.dirname(os.path.abspath(origin.path)) if args.eval_only else args.output_dir
+            validation = Validation({name: eval_loader(path, loading, log) for name, path in val_dirs.items()},
+                                    alphabet, placement, table_dir, log, keep_predictions=args.eval_only,
+                                    second_decoder=eval_decoder(args, alphabet, log) if args.eval_only else None)
             if args.eval_only:
                 acc = validation(model)
                 log(f"Evaluation tables: {os.path.join(table_dir, 'eval_results.csv')} and .md")
                 log(f"Accuracy: {acc:.4f}")
                 return acc
-
-            # The trainer, and the run.
             log(recipe.describe())
             loader, train_data = training_loader(args, data_path, dataclasses.replace(
                 loading, width=dataclasses.replace(width, scale=1.0)), log)
-            # where the weights came from, for the run's record: a resumed or fine-tuned run keeps its origin's
-            origin = {"from": source, "how": "finetune" if args.finetune else "resume", "run": ckpt.get("run")} \
-                if ckpt else None
             data = {"train": train_data, "val": {name: lmdb_identity(path) for name, path in val_dirs.items()}}
-            record = make_record(args, recipe, device, dist.get_world_size(), data, origin)
-            meta = {"model_args": model_args, "alphabet": alphabet,
-                    "img_w": width.min_w if width.is_fixed else RECIPE_IMG_W,
-                    "width_range": [width.min_w, width.max_w], "width_scale": width.scale, "run": record}
-            config = TrainConfig(**recipe.values, **{f.name: getattr(args, f.name) for f in dataclasses.fields(
-                TrainConfig) if f.name not in recipe.values and f.name != "val_freq"},
-                val_freq=args.val_freq if args.val_freq is not None else (0 if args.data_path else 1000))
-            trainer = Trainer(model, loader, validation, config, placement=placement, converter=loading.converter,
-                              meta=meta, log=log)
-            if ckpt and args.resume and "optimizer" in ckpt:
-                trainer.resume(ckpt, source)
+            record = make_record(args, recipe, device, dist.get_world_size(), data, origin.record())
+            trainer = Trainer(model, loader, validation, train_config(args, recipe), placement=placement,
+                              converter=loading.converter, model_file=model_file, record=record, log=log)
+            if origin.how == "resume" and "optimizer" in origin.ckpt:
+                trainer.resume(origin.ckpt, origin.path)
             return trainer.fit()
+
+
+def plan(args, origin, alphabet, device, log):
+    """The recipe, the input width rule and the data folder; the synthetic default is built here (every node's
+    local rank 0 builds it, the others wait for it). -> (Recipe, Width, data path)"""
+    synthetic = args.data_path is None or args.synth_stream
+    recipe = resolve_recipe(args.recipe, device.type, {k: getattr(args, k) for k in PRESET_FLAGS}, synthetic)
+    global_batch = recipe.values["batch_size"] * int(os.environ.get("WORLD_SIZE", 1))
+    if args.data_path is None and not (args.synth_stream or args.eval_only) and args.synth_train < global_batch:
+        # before the cached set is built (the stream's share of a batch is checked by its loader)
+        raise UserError(f"--synth_train {args.synth_train} is smaller than one global batch ({global_batch}): "
+                        "raise --synth_train or lower --batch_size")
+    # Widths in a handful of sizes on an accelerator: cuDNN autotunes each new input shape.
+    step = args.width_step or (32 if device.type != "cpu" and not args.eval_only else None)
+    width = origin.width(**{**width_flags(args), "width_step": step})
+    data_path = args.data_path or ensure_synthetic(
+        0 if args.synth_stream or args.eval_only else args.synth_train, args.synth_val, seed=0,
+        build=dist.env_local_rank() == 0, log=log if dist.env_local_rank() == 0 else None,
+        assets=args.synth_assets, alphabet=alphabet, words=args.synth_words)
+    return recipe, width, data_path
+
+
+def loader_config(args, alphabet, width, batch_size, device):
+    """How this rank's batches are made (datasets/loaders.LoaderConfig). Words are read (validation, --eval_only)
+    at the run's width_scale, and trained on at scale 1."""
+    workers = args.workers if args.workers is not None else default_workers(
+        device.type, os.cpu_count() or 1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    return LoaderConfig(LabelConverter(alphabet), width, max_label_len=output_length(width.max_w),
+                        batch_size=batch_size, workers=workers, world_size=dist.get_world_size(),
+                        rank=dist.get_rank(), seed=args.seed, pin_memory=use_pinned_memory(device))
+
+
+def train_config(args, recipe):
+    """The loop's values: the resolved recipe and the run-control flags (their defaults are the parser's)."""
+    return TrainConfig(**recipe.values, lr_scaling=args.lr_scaling, weight_decay=args.weight_decay, ema=args.ema,
+                       max_bad_steps=args.max_bad_steps, compile=args.compile, max_step=args.max_step,
+                       stop_step=args.stop_step, time_limit=args.time_limit,
+                       val_freq=args.val_freq if args.val_freq is not None else (0 if args.data_path else 1000),
+                       save_every_steps=args.save_every_steps, print_freq=args.print_freq, profiling=args.profiling,
+                       start_step=args.start_step, output_dir=args.output_dir)
 
 
 def training_loader(args, data_path, loading, log):
@@ -319,20 +331,6 @@ def continue_after_restart(args, log):
     return argparse.Namespace(**{**vars(args), "resume": "auto", "finetune": None}) if saved else args
 
 
-def run_alphabet(args, ckpt, source):
-    """--alphabet, or the checkpoint's when the flag is not given; another one than the checkpoint's only with
-    --finetune (which gives the model a new output layer)."""
-    alphabet = load_alphabet(args.alphabet)
-    if not ckpt or ckpt["alphabet"] == alphabet:
-        return alphabet
-    if args.alphabet == DEFAULT_ALPHABET:  # not given: the checkpoint's
-        return ckpt["alphabet"]
-    if not args.finetune:
-        raise UserError(f"--alphabet differs from the one {source} was trained with ({ckpt['alphabet']!r}); "
-                        "to train the model for another alphabet, start from it with --finetune")
-    return alphabet
-
-
 def eval_decoder(args, alphabet, log):
     """--eval_only's second decoder (the beam + LM column), or None: --decoder greedy, --lm none, or the shipped LM
     with an alphabet it has no letters for (a note, not an error: greedy still evaluates)."""
@@ -344,28 +342,6 @@ def eval_decoder(args, alphabet, log):
         log(f"No beam + LM column: {e}")
         return None
     return None if args.decoder == "greedy" or args.lm == "none" else decoder
-
-
-def build_model(args, ckpt, source, alphabet, log):
-    """The CRNN of the checkpoint (with its weights: the averaged ones unless resuming a run), or a new one of the
-    --hidden_size / --cnn_width flags (models/crnn.SETTINGS); a fine-tune for another alphabet gets a new output
-    layer. -> (model, model_args)"""
-    num_classes = len(alphabet) + 1
-    model_args = {**ckpt["model_args"], "num_classes": num_classes} if ckpt else \
-        {**default_args(), "num_classes": num_classes, **{name: getattr(args, name) for name in SETTINGS}}
-    model = CRNN(**model_args)
-    if ckpt:
-        weights = ckpt["model"] if args.resume and not args.eval_only else inference_weights(ckpt)
-        if ckpt["alphabet"] != alphabet:  # --finetune only (run_alphabet refuses the rest)
-            weights = with_output_layer_for(weights, ckpt["alphabet"], alphabet, model.state_dict())
-        load_model_weights(model, weights, source)
-    if args.finetune:
-        log(f"Fine-tuning from {args.finetune} (weights only: fresh optimizer and schedule)")
-        if ckpt["alphabet"] != alphabet:
-            log(f"  for a new alphabet of {len(alphabet)} characters: the convolutions and LSTMs reused, a new output "
-                f"layer (the rows of the {len(set(alphabet) & set(ckpt['alphabet']))} characters both alphabets have "
-                "kept)")
-    return model, model_args
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ inference/int8.py), checked against the fp32 export by decoded text.
 """
 import os
 
-from datasets.transforms import Width, choose_width
-from inference.int8 import calibration_images, check_calibration_source, compare, quantize, read_images
-from inference.checkpoint import load_crnn
+from datasets.transforms import Width
+from inference.int8 import calibration_images, check_calibration_source, compare, quantize, read_labelled
+from inference.model_file import load_model
+from models.crnn import output_length
 from inference.onnx_export import OPSET, TOLERANCE, export, max_abs_diff, mid_width
 from utils.cli import Parser, existing_file, float_range, int_range, path_text, run_cli
 from utils.errors import UserError
@@ -46,13 +47,13 @@ def main(args):
     check_output_file(args.onnx, "output ONNX file")
     if args.int8:
         check_calibration_source(args.int8)
-    model, alphabet, img_w, width_range, width_scale = load_crnn(args.checkpoint)
-    width = choose_width(model_img_w=img_w, model_range=width_range, model_scale=width_scale) if args.dynamic_width \
-        else Width.fixed(img_w)
+    model_file, model = load_model(args.checkpoint)
+    alphabet = model_file.alphabet
+    width = model_file.width() if args.dynamic_width else Width.fixed(model_file.img_w)
     tmp = f"{args.onnx}.tmp{os.getpid()}.onnx"
     tmp8 = f"{args.onnx}.tmp{os.getpid()}.int8.onnx"
     try:
-        export(model, width, tmp, alphabet, args.opset)
+        export(model, width, tmp, model_file, args.opset)
         diff, scale = max_abs_diff(model, tmp, width)
         print("ONNX Runtime vs PyTorch, batches 1/16/37" + ("" if width.is_fixed else
               f" at widths {width.min_w}/{mid_width(width)}/{width.max_w}")
@@ -62,9 +63,9 @@ def main(args):
                             f"{scale:.3g}); not written")
         if args.int8:
             calib = calibration_images(args.int8, alphabet, width, args.calib_samples)
-            check, labels = read_images(args.int8, alphabet, width, args.check_samples, skip=args.calib_samples)
+            check, labels = read_labelled(args.int8, alphabet, width, args.check_samples, skip=args.calib_samples)
             if not len(check):  # a small LMDB: check on the calibration images
-                check, labels = read_images(args.int8, alphabet, width, args.calib_samples)
+                check, labels = read_labelled(args.int8, alphabet, width, args.calib_samples)
             quantize(tmp, tmp8, calib)
             c = compare(tmp, tmp8, check, labels, alphabet)
             n = c["total"]
@@ -81,7 +82,8 @@ def main(args):
         for path in (tmp, tmp8):
             if os.path.exists(path):
                 os.remove(path)
-    w, steps = (img_w, img_w // 4 + 1) if width.is_fixed else (f"W in {width.min_w}..{width.max_w}", "W/4+1")
+    w, steps = (width.min_w, output_length(width.min_w)) if width.is_fixed else \
+        (f"W in {width.min_w}..{width.max_w}", "W/4+1")
     print(f"Wrote {args.onnx}{' (int8)' if args.int8 else ''}: actual_input_1 [B, 1, 32, {w}] -> output1 "
           f"[{steps}, B, {len(alphabet) + 1}], opset {args.opset}")
     return diff

@@ -32,7 +32,8 @@ from PIL import Image
 from datasets.transforms import OWN_STEP, SCALE_LIMITS, STEP_LIMITS, WIDTH_LIMITS, Width
 from decoding.char_lm import CharLM
 from decoding.ctc_decoder import SHIPPED_LM
-from inference.orientation import TALL, add_edge_pad_arg, add_orientation_arg
+from inference.orientation import TALL
+from inference.reader_args import add_edge_pad_arg, add_orientation_arg
 from inference.recognizer import Recognizer
 from utils.cli import Parser, existing_file, float_range, int_range, run_cli
 from utils.errors import UserError
@@ -76,7 +77,7 @@ def get_args_parser():
     p.add_argument("--decoders", nargs="+", choices=["greedy", "beam"], default=["greedy"],
                    help="greedy, and/or beam search with the LM at its defaults (decoding/ctc_decoder.py)")
     p.add_argument("--lm", type=existing_file, default=SHIPPED_LM, help="the LM of 'beam' and of the word list")
-    add_orientation_arg(p, "read")
+    add_orientation_arg(p)
     add_edge_pad_arg(p)
     return p
 

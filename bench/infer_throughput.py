@@ -41,15 +41,13 @@ from PIL import Image
 from datasets.synth.assets import load_renderer
 from datasets.transforms import Width, decode_image
 from decoding.ctc_decoder import make_decoder
-from models import CRNN
+from models.crnn import CRNN, default_args
 from inference.onnx_export import export
 from inference.onnx_runtime import make_session
-from inference.orientation import EDGE_PAD
 from inference.recognizer import SHIPPED_MODEL, Recognizer
 from utils.cli import Parser, existing_file, float_range, int_range, run_cli
 from utils.device import cpu_has_bf16
-from utils.label_converter import DEFAULT_ALPHABET
-from inference.checkpoint import load_crnn
+from inference.model_file import ModelFile, load_model
 from inference.int8 import quantize
 
 
@@ -105,7 +103,8 @@ def gpu_table(model, img_w, args):
 
 def main(args):
     torch.manual_seed(0)
-    model, alphabet, img_w = load_crnn(args.model)[:3] if args.model else (CRNN().eval(), DEFAULT_ALPHABET, 100)
+    model_file, model = load_model(args.model) if args.model else (ModelFile(default_args()), CRNN().eval())
+    alphabet, img_w = model_file.alphabet, model_file.img_w
     if args.device == "cuda":
         print_table(gpu_table(model, img_w, args), args, f"CRNN inference img/s, {torch.cuda.get_device_name()}")
         return
@@ -113,7 +112,7 @@ def main(args):
     bf16 = cpu_has_bf16()
     work = tempfile.mkdtemp()
     fp32_path, int8_path = os.path.join(work, "crnn.onnx"), os.path.join(work, "crnn_int8.onnx")
-    export(model, Width.fixed(img_w), fp32_path, alphabet)
+    export(model, Width.fixed(img_w), fp32_path, model_file)
     images = synthetic_images(256, img_w)
     quantize(fp32_path, int8_path, images)
     sessions = {"fp32": make_session(fp32_path), "int8": make_session(int8_path)}
@@ -175,15 +174,15 @@ def decode_rows(scores, alphabet, args):
 
 def reader_rows(args):
     """Words/s of the Python reader on tall crops (synthetic words turned a quarter turn): read once as given,
-    with the second read of extended edges, and by the orientation rule too -> {row: {batch: words/s}}."""
+    with the model's own second read (its edge_pad), and by the orientation rule too -> {row: {batch: words/s}}."""
     renderer = load_renderer()
     tall = [Image.open(io.BytesIO(renderer.sample(7, 1, i)[0])).transpose(Image.Transpose.ROTATE_90)
             for i in range(256)]
     rows = {}
     for bs in args.batch_sizes:
-        readers = {f"reader on tall crops, --orientation {o} --edge_pad {pad:g}":
-                   Recognizer(args.model, orientation=o, edge_pad=pad, batch_size=bs)
-                   for o, pad in (("upright", 0), ("upright", EDGE_PAD), ("auto", EDGE_PAD))}
+        readers = [Recognizer(args.model, orientation=o, edge_pad=pad, batch_size=bs)
+                   for o, pad in (("upright", 0), ("upright", None), ("auto", None))]
+        readers = {f"reader on tall crops, --orientation {r.orientation} --edge_pad {r.edge_pad:g}": r for r in readers}
         for name, reader in readers.items():
             runs = [len(tall) * timed(lambda: reader.read_many(tall), args.seconds) for _ in range(args.rounds)]
             rows.setdefault(name, {})[bs] = statistics.median(runs)

@@ -28,7 +28,8 @@ from bench.accuracy_by_length import read_labels
 from datasets.synth.assets import load_renderer
 from datasets.synth.build import VAL_SPLIT
 from decoding.ctc_decoder import DECODERS
-from inference.orientation import TALL, TURNS, add_edge_pad_arg, choose, is_tall
+from inference.orientation import TALL, TURNS, choose, is_tall
+from inference.reader_args import add_edge_pad_arg
 from inference.recognizer import Recognizer
 from utils.cli import Parser, existing_dir, existing_file, float_range, int_range, run_cli
 from utils.label_converter import normalize_for_eval

@@ -8,7 +8,8 @@ development sets by the benchmarks' greedy decoding and by the default reader.
 
 A row is the real crops' share of each batch, optionally with `/noaug` (--augment off) and `/skip` (--label_rule
 skip): `0` trains on the stream alone, `0.25` draws 25% of every batch from the --real_dir sets, split between
-them by their sizes. Every row trains `main.py --synth_stream --synth_train IMAGES --epochs 1 --ema 0.999
+them by their sizes; every row trains on IMAGES images in all (the stream's part of them is its --synth_train).
+Every row trains `main.py --synth_stream --synth_train N --epochs 1 --ema 0.999
 --val_freq 0 --width_scale S` (S: --finetune's, so that validation reads as the model does; then the flags after
 `--`) from the same weights, once per seed, in OUTPUT_DIR/<row>_seed<seed>; a finished row is not trained again,
 an unfinished one continues (bench/runs.py). The development sets are LMDBs (tools/create_lmdb_dataset.py), read,
@@ -28,8 +29,10 @@ from bench import runs
 from bench.runs import PassThroughParser
 from datasets.lmdb_dataset import LmdbDataset
 from datasets.lmdb_format import open_lmdb
-from inference.checkpoint import load_crnn
+from datasets.mixing import batch_counts
+from inference.model_file import read_model_file
 from inference.recognizer import Recognizer
+from training.recipes import RECIPES
 from utils.cli import existing_dir, existing_file, int_range, path_text, run_cli
 from utils.label_converter import LabelConverter
 from utils.metrics import score
@@ -68,17 +71,29 @@ def row_name(share, augment, rule):
     return f"{share:g}" + ("/noaug" if augment == "off" else "") + ("/skip" if rule == "skip" else "")
 
 
-def train_row(spec, seed, args, width_scale):
+def train_row(spec, seed, args, width_scale, batch_size):
     share, augment, rule = spec
     sizes = [open_lmdb(path)[1] for path in args.real_dir]
-    real = ["--real_dir", *args.real_dir, "--batch_ratio", f"{1 - share:g}",
-            *(f"{share * n / sum(sizes):.6g}" for n in sizes)] if share else []
-    flags = ["--synth_stream", "--synth_train", str(args.images), "--epochs", "1", "--ema", "0.999", "--val_freq", "0",
+    shares = [1 - share, *(share * n / sum(sizes) for n in sizes)] if share else [1.0]
+    real = ["--real_dir", *args.real_dir, "--batch_ratio", *(f"{s:.6g}" for s in shares)] if share else []
+    # an epoch is a pass over the stream: --synth_train is the stream's part of the row's images, so that every
+    # row trains on the same number of images in the same number of steps
+    names = ["stream"] + args.real_dir if share else ["stream"]
+    synth_train = args.images // batch_size * batch_counts(shares, batch_size, names)[0]
+    flags = ["--synth_stream", "--synth_train", str(synth_train), "--epochs", "1", "--ema", "0.999", "--val_freq", "0",
              "--val_dir", *map(os.path.abspath, args.dev), "--synth_val", "64", "--save_every_steps", "250",
              "--synth_assets", args.synth_assets, "--seed", str(seed), "--width_scale", f"{width_scale:g}",
              "--augment", augment, "--label_rule", rule, *real, *args.main_args]
     name = f"{row_name(*spec)}_seed{seed}"
     return runs.train_row(name, os.path.join(args.output_dir, name.replace("/", "-")), flags, args.finetune)
+
+
+def batch_size_of(main_args):
+    """The batch of the rows' runs: main.py's --batch_size after `--`, else the CPU preset's."""
+    for i, arg in enumerate(main_args):
+        if arg == "--batch_size" or arg.startswith("--batch_size="):
+            return int(arg.split("=", 1)[1] if "=" in arg else main_args[i + 1])
+    return RECIPES["cpu"]["batch_size"]
 
 
 def read_dev(model, path, **options):
@@ -90,8 +105,10 @@ def read_dev(model, path, **options):
 
 
 def main(args):
-    width_scale = load_crnn(args.finetune).width_scale
-    runs_done = {(spec, seed): train_row(spec, seed, args, width_scale) for spec in args.rows for seed in args.seeds}
+    width_scale = read_model_file(args.finetune)[0].width_scale
+    batch_size = batch_size_of(args.main_args)
+    runs_done = {(spec, seed): train_row(spec, seed, args, width_scale, batch_size) for spec in args.rows
+                 for seed in args.seeds}
     names = [os.path.basename(os.path.normpath(d)) for d in args.dev]
     print(f"\n{args.images} training images per row, from {args.finetune}; real crops: {', '.join(args.real_dir)}\n")
     print("| real share | seed | " + " | ".join(f"{n} greedy | {n} default reader" for n in names) + " |")

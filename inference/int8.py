@@ -26,15 +26,16 @@ from datasets.lmdb_dataset import LmdbDataset
 from datasets.width_batches import by_width
 from decoding.ctc_decoder import greedy_decode
 from inference.onnx_runtime import make_session
+from models.crnn import output_length
 from utils.errors import NotFoundError, UserError
 from utils.label_converter import LabelConverter
 from utils.metrics import score
 
 
-def read_images(lmdb_path, alphabet, width, count, skip=0):
+def read_labelled(lmdb_path, alphabet, width, count, skip=0):
     """Up to `count` preprocessed images ([1, 32, W] arrays, W by the `width` rule) of an LMDB and their labels
     (undecodable ones skipped), after the first `skip`."""
-    dataset = LmdbDataset(lmdb_path, LabelConverter(alphabet), width.max_w // 4 + 1, width=width, train=False)
+    dataset = LmdbDataset(lmdb_path, LabelConverter(alphabet), output_length(width.max_w), width=width, train=False)
     images, labels = [], []
     for i in range(min(skip, len(dataset)), len(dataset)):
         image, label, _ = dataset[i]
@@ -52,7 +53,7 @@ def batches(images, batch_size):
 
 
 def calibration_images(lmdb_path, alphabet, width, count):
-    images, _ = read_images(lmdb_path, alphabet, width, count)
+    images, _ = read_labelled(lmdb_path, alphabet, width, count)
     if not len(images):
         raise UserError(f"calibration LMDB {lmdb_path} has no readable image with a label: give an LMDB of word "
                         "crops (e.g. the validation set)")

@@ -12,9 +12,10 @@ OPSET = 11
 TOLERANCE = 1e-4  # of the largest logit (at least 1): LSTM rounding grows with the logits and the steps
 
 
-def export(model, width, path, alphabet, opset=OPSET):
-    """TorchScript export, plus the alphabet and input width(s) as ONNX metadata (predict.py reads them).
-    A fixed `width` gives the recipe's static input width; an own-width rule a dynamic one."""
+def export(model, width, path, model_file, opset=OPSET):
+    """TorchScript export, plus the model file (its alphabet, width rule and reading settings:
+    inference/model_file.py) as ONNX metadata, which the reader reads. A fixed `width` gives the recipe's static
+    input width; an own-width rule a dynamic one."""
     import onnx
     dummy = torch.randn(1, 1, 32, width.min_w)
     axes = {"actual_input_1": {0: "batch"}, "output1": {1: "batch"}}
@@ -27,11 +28,7 @@ def export(model, width, path, alphabet, opset=OPSET):
         torch.onnx.export(model, dummy, path, input_names=["actual_input_1"], output_names=["output1"],
                           dynamic_axes=axes, opset_version=opset, dynamo=False)
     proto = onnx.load(path)
-    meta = {"alphabet": alphabet, "img_w": str(width.min_w)}
-    if not width.is_fixed:
-        meta["width_range"] = f"{width.min_w},{width.max_w}"
-        meta["width_scale"] = f"{width.scale:g}"
-    for key, value in meta.items():
+    for key, value in model_file.onnx_metadata().items():
         proto.metadata_props.add(key=key, value=value)
     onnx.save(proto, path)
 

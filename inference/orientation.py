@@ -16,7 +16,6 @@ per character closed more than half of the gap between the most confident read a
 and a prior for the clockwise turn (the more common one) did not pay, the model's confidence already telling
 an upright word from one upside down.
 
-
 The read loop that applies it is inference/read.py.
 """
 import math
@@ -24,29 +23,13 @@ import math
 import numpy as np
 from PIL import Image
 
-from utils.cli import float_range
-
 ORIENTATIONS = ("auto", "upright")
 TALL = 0.8  # a crop narrower than this times its height is read three ways
 TURNS = (None, Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_90)  # as given, clockwise, anticlockwise
 TURN_NAMES = ("as given", "clockwise", "anticlockwise")
+# The bonus is a model's reading setting (inference/model_file.py): this is the default of a model whose file
+# names none; the shipped model's file holds the one tuned for it.
 LENGTH_BONUS, MAX_BONUS_CHARS = 0.75, 8
-EDGE_PAD = 0.25  # the reader's second read: edges extended by this x the height (0: read once)
-
-
-def add_orientation_arg(group, what):
-    """--orientation, shared by predict.py and main.py (--eval_only)."""
-    group.add_argument("--orientation", default="auto", choices=ORIENTATIONS,
-                       help=f"auto: {what} a crop narrower than {TALL} x its height three ways (as given, turned a "
-                            "quarter turn clockwise and anticlockwise) and keep the read the rule picks "
-                            "(inference/orientation.py); upright: as given only")
-
-
-def add_edge_pad_arg(group):
-    """--edge_pad, shared by predict.py and the accuracy bench."""
-    group.add_argument("--edge_pad", type=float_range(0, 1, zero="read each crop once"), default=EDGE_PAD,
-                       help="also read each crop with its left and right edges extended by this x its height (the "
-                            "edge columns repeated) and keep the more confident read")
 
 
 def is_tall(image):
@@ -54,8 +37,9 @@ def is_tall(image):
     return width < TALL * height
 
 
-def choose(texts, confidences):
-    """The index of the read the rule keeps among one crop's reads in TURNS order."""
-    scores = [math.log(max(conf, 1e-30)) + LENGTH_BONUS * min(len(text), MAX_BONUS_CHARS)
+def choose(texts, confidences, length_bonus=LENGTH_BONUS):
+    """The index of the read the rule keeps among one crop's reads in TURNS order (`length_bonus`: the model's,
+    inference/model_file.py)."""
+    scores = [math.log(max(conf, 1e-30)) + length_bonus * min(len(text), MAX_BONUS_CHARS)
               if text else -math.inf for text, conf in zip(texts, confidences)]
     return int(np.argmax(scores)) if max(scores) > -math.inf else 0

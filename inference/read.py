@@ -11,14 +11,16 @@ import numpy as np
 
 from datasets.transforms import extend_edges, preprocess
 from datasets.width_batches import by_width
-from inference.orientation import TURN_NAMES, TURNS, choose, is_tall
+from inference.orientation import LENGTH_BONUS, TURN_NAMES, TURNS, choose, is_tall
+from inference.reader_args import BATCH_SIZE
 
 
-def read_images(images, run, decoder, width, *, batch_size=64, orientation="auto", edge_pad=0.0):
+def read_images(images, run, decoder, width, *, batch_size=BATCH_SIZE, orientation="auto", edge_pad=0.0,
+                length_bonus=LENGTH_BONUS):
     """PIL images -> (texts, confidences, turns): each image at its own width (the Width rule), batched by
     exact width so that a word reads the same alone or in any batch; `run` maps a float32 batch [B, 1, 32, W]
-    to scores [T, B, C]. With orientation "auto" a tall crop is read three ways and the rule's read kept
-    (`turns` names the one kept); with edge_pad > 0 each way is also read with its edges extended and the
+    to scores [T, B, C]. With orientation "auto" a tall crop is read three ways and the rule's read kept (with the
+    model's `length_bonus`; `turns` names the one kept); with edge_pad > 0 each way is also read with its edges extended and the
     more confident of the two reads kept."""
     reads_per_turn = 2 if edge_pad > 0 else 1
     views, spans = [], []
@@ -40,7 +42,7 @@ def read_images(images, run, decoder, width, *, batch_size=64, orientation="auto
         # per turn, the read as given unless the read with extended edges is more confident
         kept = [max(range(start + t * reads_per_turn, start + (t + 1) * reads_per_turn), key=lambda k: confs[k])
                 for t in range(n_turns)]
-        pick = choose([texts[k] for k in kept], [confs[k] for k in kept]) if n_turns > 1 else 0
+        pick = choose([texts[k] for k in kept], [confs[k] for k in kept], length_bonus) if n_turns > 1 else 0
         out_texts.append(texts[kept[pick]])
         out_confs.append(confs[kept[pick]])
         out_turns.append(TURN_NAMES[pick])

@@ -4,8 +4,8 @@ Light on purpose (no torch): a script's `--help` answers without loading the mod
 """
 from datasets.width_flags import add_width_args, width_flags
 from decoding.flags import add_decoder_args, decoder_options
-from inference.orientation import add_edge_pad_arg, add_orientation_arg
-from utils.cli import existing_file, int_range, path_text
+from inference.orientation import ORIENTATIONS, TALL
+from utils.cli import existing_file, float_range, int_range, path_text
 
 BATCH_SIZE = 64  # images per forward pass
 DEVICES = "auto, cpu, cuda, cuda:N, npu or npu:N"
@@ -26,8 +26,24 @@ def add_reader_args(p):
     add_width_args(p.add_argument_group("input width (default: the model's own rule)"))
     decoding = p.add_argument_group("decoding")
     add_decoder_args(decoding, default="beam")
-    add_orientation_arg(decoding, "read")
+    add_orientation_arg(decoding)
     add_edge_pad_arg(decoding)
+
+
+def add_orientation_arg(group):
+    """--orientation, shared by predict.py, serve.py and the accuracy bench."""
+    group.add_argument("--orientation", default="auto", choices=ORIENTATIONS,
+                       help=f"auto: read a crop narrower than {TALL} x its height three ways (as given, turned a "
+                            "quarter turn clockwise and anticlockwise) and keep the read the rule picks "
+                            "(inference/orientation.py); upright: as given only")
+
+
+def add_edge_pad_arg(group):
+    """--edge_pad, shared by predict.py, serve.py and the benches."""
+    group.add_argument("--edge_pad", type=float_range(0, 1, zero="read each crop once"), default=None,
+                       help="also read each crop with its left and right edges extended by this x its height (the "
+                            "edge columns repeated) and keep the more confident read (default: the model's own "
+                            "setting, inference/model_file.py: one read for a model whose file names none)")
 
 
 def reader_options(args):

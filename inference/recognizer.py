@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from datasets.transforms import RECIPE_IMG_W, Width, choose_width, open_image
+from datasets.transforms import Width, open_image
 from decoding import ctc_decoder
-from inference.checkpoint import ModelFile, load_crnn
+from inference.model_file import ModelFile, load_model
 from inference.inputs import array_to_image, check_image_type, read_file
-from inference.orientation import EDGE_PAD, ORIENTATIONS
+from inference.orientation import ORIENTATIONS
 from inference.reader_args import BATCH_SIZE
 from inference.read import read_images
 from inference.onnx_runtime import make_session, onnx_width
@@ -59,22 +59,24 @@ class Recognizer:
     batch_size: images per forward pass; alphabet: only for an ONNX model exported without one.
     img_w, fixed_width, min_w, max_w, width_step, width_scale: change the model's own width rule
         (datasets/transforms.choose_width; width_scale: the model file's unless given).
-    orientation: "auto" reads a crop narrower than 0.8 x its height three ways (as given and turned a quarter
-        turn either way) and keeps the read inference/orientation.py's rule picks; "upright" reads it as given.
+    orientation: "auto" reads a crop narrower than TALL (0.8) x its height three ways (as given and turned a
+        quarter turn either way) and keeps the read inference/orientation.py's rule picks; "upright" reads it as given.
     edge_pad: also read each crop with its left and right edges extended by this x its height and keep the more
-        confident read (0: read once).
+        confident read (0: read once); None: the model's own setting (inference/model_file.py).
     """
 
     def __init__(self, model=None, *, decoder="beam", lm=None, beam_width=None, lm_weight=None, insertion_bonus=None,
                  word_bonus=None, device="auto", precision="auto", batch_size=BATCH_SIZE, alphabet=None, img_w=None,
                  fixed_width=False, min_w=None, max_w=None, width_step=None, width_scale=None, orientation="auto",
-                 edge_pad=EDGE_PAD):
+                 edge_pad=None):
         if orientation not in ORIENTATIONS:
             raise UserError(f"unknown orientation {orientation!r}: choose one of {', '.join(ORIENTATIONS)}")
         if model is not None and not isinstance(model, (str, os.PathLike)):
-            raise WrongTypeError(f"model must be the path of a .pth or .onnx file, got {model!r:.60} ({type(model).__name__})")
+            raise WrongTypeError(f"model must be the path of a .pth or .onnx file, got {model!r:.60} "
+                                 f"({type(model).__name__})")
         self.path, self.orientation = os.fspath(model) if model is not None else SHIPPED_MODEL, orientation
-        self.edge_pad = float(check_number("edge_pad", edge_pad, 0, 1, meaning="a share of the crop's height"))
+        if edge_pad is not None:
+            check_number("edge_pad", edge_pad, 0, 1, meaning="a share of the crop's height")
         self.batch_size = check_number("batch_size", batch_size, 1, 4096, integer=True)
         onnx = self.path.lower().endswith(".onnx")
         # device and precision first: a value the reader cannot honour is refused before any file is read
@@ -87,40 +89,45 @@ class Recognizer:
         if not os.path.isfile(self.path):
             raise NotFoundError(f"model not found: {self.path}" + (" (restore weights/ from git)" if model is None else ""))
         if onnx:
-            self._run, about, fixed = self._onnx(self.path)
+            self._run, self.model_file, fixed = self._onnx(self.path)
         else:
-            self._run, about, fixed = self._torch(self.path, Placement(device, dtype, use_channels_last(device, False)))
-        model_alphabet = about.alphabet
-        if model_alphabet is None:  # an ONNX model exported elsewhere: the recipe's alphabet unless told
-            model_alphabet = load_alphabet(alphabet or DEFAULT_ALPHABET)
-        elif alphabet and load_alphabet(alphabet) != model_alphabet:
-            raise UserError(f"--alphabet differs from the one {self.path} was trained with ({model_alphabet!r}): "
-                            "omit it")
-        self.alphabet = model_alphabet
+            self._run, self.model_file, fixed = self._torch(self.path,
+                                                            Placement(device, dtype, use_channels_last(device, False)))
+        self.alphabet = self._alphabet(alphabet)
         own_width_options = (min_w, max_w, width_step, width_scale)
         if fixed is not None and (any(v is not None for v in own_width_options) or img_w not in (None, fixed)):
             raise UserError(f"{self.path} takes a fixed width of {fixed} px: the width flags do not apply (export it "
                             "with pth2onnx.py --dynamic_width to read words at their own width)")
-        self.width = Width.fixed(fixed) if fixed is not None else choose_width(
+        self.width = Width.fixed(fixed) if fixed is not None else self.model_file.width(
             img_w=img_w, fixed_width=fixed_width, min_w=min_w, max_w=max_w, width_step=width_step,
-            width_scale=width_scale, model_img_w=about.img_w, model_range=about.width_range,
-            model_scale=about.width_scale)
+            width_scale=width_scale)
+        # the reading settings tuned for this model, unless given (inference/model_file.py)
+        self.edge_pad = float(self.model_file.setting("edge_pad") if edge_pad is None else edge_pad)
+        self.length_bonus = self.model_file.setting("length_bonus")
+        if decoder == "beam" and lm_weight is None and lm != "none":
+            lm_weight = self.model_file.setting("lm_weight")
         self.decoder = ctc_decoder.make_decoder(decoder, self.alphabet, lm=lm, beam_width=beam_width,
                                                 lm_weight=lm_weight, insertion_bonus=insertion_bonus,
                                                 word_bonus=word_bonus)
+
+    def _alphabet(self, given):
+        """The model's alphabet; an ONNX model exported elsewhere carries none: `given`, else the recipe's."""
+        if self.model_file.alphabet is None:
+            return load_alphabet(given or DEFAULT_ALPHABET)
+        if given and load_alphabet(given) != self.model_file.alphabet:
+            raise UserError(f"--alphabet differs from the one {self.path} was trained with "
+                            f"({self.model_file.alphabet!r}): omit it")
+        return self.model_file.alphabet
 
     def _onnx(self, path):
         session = make_session(path)
         meta = session.get_modelmeta().custom_metadata_map
         self.engine = f"ONNX Runtime {'int8' if 'quantization' in meta else 'fp32'}"
-        width_range = [int(v) for v in meta["width_range"].split(",")] if "width_range" in meta else None
-        about = ModelFile(None, meta.get("alphabet"), int(meta.get("img_w", RECIPE_IMG_W)), width_range,
-                          float(meta.get("width_scale", 1.0)))
-        return (lambda x: session.run(["output1"], {"actual_input_1": x})[0]), about, onnx_width(session)
+        return (lambda x: session.run(["output1"], {"actual_input_1": x})[0]), ModelFile.from_onnx(meta, path), \
+            onnx_width(session)
 
     def _torch(self, path, placement):
-        about = load_crnn(path)
-        model = about.model
+        model_file, model = load_model(path)
         placement.put(model)
         self.engine = f"PyTorch {str(placement.dtype or torch.float32).replace('torch.', '')} on {placement.device}"
 
@@ -128,7 +135,7 @@ class Recognizer:
         def run(x):
             with placement.autocast():
                 return model(placement.inputs(torch.from_numpy(x))).float().cpu()
-        return run, about, None
+        return run, model_file, None
 
     def describe(self):
         turns = "; tall crops read three ways" if self.orientation == "auto" else ""
@@ -165,7 +172,7 @@ class Recognizer:
         kept = [i for i, image in enumerate(loaded) if image is not None]
         texts, confs, _ = read_images([loaded[i] for i in kept], self._run, self.decoder, self.width,
                                       batch_size=self.batch_size, orientation=self.orientation,
-                                      edge_pad=self.edge_pad)
+                                      edge_pad=self.edge_pad, length_bonus=self.length_bonus)
         readings = [None] * len(images)
         for i, text, conf in zip(kept, texts, confs):
             readings[i] = Reading(text, round(conf, 4))

@@ -12,7 +12,6 @@ unpadded), BatchNorm after convs 3, 5 and 7, pools (2,2), (2,2) then twice
 """
 import inspect
 
-import torch
 from torch import nn
 
 # (out channels as multiples of cnn_width, kernel, padding, batch norm) per conv.

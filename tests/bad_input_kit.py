@@ -17,6 +17,7 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
 
 from conftest import word_image, write_lmdb
+from inference.model_file import ModelFile
 from models import CRNN
 
 TINY_ARGS = dict(img_h=32, num_channels=1, num_classes=37, hidden_size=32, cnn_width=8)
@@ -68,7 +69,7 @@ def onnx_model(tmp):
     from datasets.transforms import Width
     from inference.onnx_export import export
     path = os.path.join(tmp, "m.onnx")
-    export(CRNN(**TINY_ARGS).eval(), Width.fixed(100), path, ALPHABET)
+    export(CRNN(**TINY_ARGS).eval(), Width.fixed(100), path, ModelFile(TINY_ARGS, ALPHABET))
     return path
 
 

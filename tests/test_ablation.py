@@ -7,7 +7,7 @@ import sys
 from bench import runs, synth_ablation
 from conftest import ROOT, word_image
 from test_synth_assets import font_folder
-from inference.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 
 WORDS = ["exit", "open", "hotel", "12", "station", "internationally"]
 

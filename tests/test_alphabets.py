@@ -15,7 +15,7 @@ from datasets.synth.assets import assets_dir, check_generator, find_words, load_
 from datasets.synth.build import ensure_synthetic, synth_dir
 from datasets.synth.coverage import drawn
 from inference import Recognizer
-from inference.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 from utils.label_converter import DEFAULT_ALPHABET, NAMED_ALPHABETS, load_alphabet
 

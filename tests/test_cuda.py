@@ -18,13 +18,13 @@ from conftest import OVERFIT, ROOT, TINY_MODEL
 from datasets.loaders import LoaderConfig, eval_loader
 from datasets.transforms import Width
 from models import CRNN
-from inference.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 from utils.device import make_scaler
 from training.evaluate import evaluate
 from training.step import TrainStep
 from utils.device import Placement
 from utils.label_converter import LabelConverter
-from inference.checkpoint import load_crnn
+from inference.model_file import load_model
 from training.optim import build_optimizer, build_scheduler
 
 pytestmark = pytest.mark.cuda
@@ -66,7 +66,8 @@ def test_fp16_amp_training_step_with_grad_scaler(tiny_data, tmp_path):
 
 
 def test_evaluation_on_gpu_equals_cpu(gpu_overfit_run, tiny_data):
-    model, alphabet = load_crnn(os.path.join(gpu_overfit_run, "model_best.pth"))[:2]
+    model_file, model = load_model(os.path.join(gpu_overfit_run, "model_best.pth"))
+    alphabet = model_file.alphabet
     conv = LabelConverter(alphabet)
     results = {}
     for device in ("cpu", "cuda"):

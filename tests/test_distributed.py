@@ -19,7 +19,7 @@ from datasets.loaders import LoaderConfig, train_loader
 from datasets.transforms import Width
 from models import CRNN
 from utils import distributed
-from inference.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 from utils.label_converter import LabelConverter
 

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 import main
-import inference.checkpoint
+import utils.files
 import training.step
 from conftest import ROOT, TINY_MODEL, InfiniteGrad
-from inference.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 from utils.run_lock import LOCK_NAME, claim_output_dir
 from utils.signals import Interrupted
@@ -270,7 +270,7 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tiny_data, tmp_pa
 
 
 class SmallDisk:
-    """open() for inference.checkpoint on a pretend filesystem of `capacity` bytes: what the files in the
+    """open() for utils.files on a pretend filesystem of `capacity` bytes: what the files in the
     folder already hold counts, and a write past the capacity fails with ENOSPC as a full disk does."""
 
     def __init__(self, folder, capacity):
@@ -312,7 +312,7 @@ def test_full_disk_during_a_save_keeps_the_previous_checkpoint(tiny_data, tmp_pa
     size = os.path.getsize(out_dir / "checkpoint.pth")
     # Room for what is there plus half a checkpoint: the next save runs out of space mid-write.
     used = sum(os.path.getsize(p) for p in glob.glob(str(out_dir / "*")))
-    monkeypatch.setattr(inference.checkpoint, "open", SmallDisk(str(out_dir), used + size // 2), raising=False)
+    monkeypatch.setattr(utils.files, "open", SmallDisk(str(out_dir), used + size // 2), raising=False)
     with pytest.raises(UserError) as err:
         run_main(["--data_path", tiny_data, "--output_dir", str(out_dir), "--resume", "auto", *RUN])
     message = str(err.value)

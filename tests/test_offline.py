@@ -13,7 +13,7 @@ from conftest import ROOT, TINY_MODEL, random_words, word_image
 from datasets.lmdb_dataset import LmdbDataset
 from decoding.ctc_decoder import greedy_decode
 from utils.label_converter import LabelConverter, normalize_for_eval
-from inference.checkpoint import load_crnn
+from inference.model_file import ModelFile, load_model
 
 
 def run(cmd, cwd):
@@ -84,7 +84,8 @@ def test_offline_accuracy_equals_online(chain, tiny_data):
         row = next(csv.DictReader(f))
     assert (row["set"], int(row["correct"]), int(row["samples"])) == ("OTHER_lmdb", right, total)
     # Per sample: the same misses as PyTorch decoding the same LMDB.
-    model, alphabet = load_crnn(chain["ckpt"])[:2]
+    model_file, model = load_model(chain["ckpt"])
+    alphabet = model_file.alphabet
     conv = LabelConverter(alphabet)
     ds = LmdbDataset(f"{tiny_data}/OTHER_lmdb", conv, 26, train=False)
     misses = []
@@ -185,7 +186,7 @@ def test_a_nan_in_any_batch_of_the_export_check_is_reported(tmp_path, monkeypatc
     from models import CRNN
     model = CRNN(hidden_size=16, cnn_width=4).eval()
     path = str(tmp_path / "m.onnx")
-    export(model, Width.fixed(100), path, "0123456789abcdefghijklmnopqrstuvwxyz")
+    export(model, Width.fixed(100), path, ModelFile({"hidden_size": 16, "cnn_width": 4}))
     assert max_abs_diff(model, path, Width.fixed(100))[0] < 1e-3
     real_run, calls = ort.InferenceSession.run, []
 

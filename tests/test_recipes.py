@@ -8,9 +8,9 @@ import main
 from conftest import TINY_MODEL
 from datasets.transforms import Width
 from models import CRNN
-from inference.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 from training.ema import EMA
-from inference.checkpoint import load_crnn
+from inference.model_file import load_model
 from training.recipes import PRESET_FLAGS, RECIPES, default_workers, preset_help, resolve_recipe
 
 NONE = dict.fromkeys(PRESET_FLAGS)
@@ -98,7 +98,7 @@ def test_ema_is_saved_evaluated_and_exported(tiny_data, tmp_path):
     assert ckpt["ema"]["updates"] == 5
     name = "rnn.1.embedding.weight"
     assert not torch.equal(ckpt["ema"]["weights"][name], ckpt["model"][name])
-    model = load_crnn(str(tmp_path / "checkpoint.pth")).model  # export / predict read the average
+    model = load_model(str(tmp_path / "checkpoint.pth"))[1]  # export / predict read the average
     torch.testing.assert_close(model.state_dict()[name], ckpt["ema"]["weights"][name])
 
 

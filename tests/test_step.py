@@ -11,7 +11,7 @@ import torch
 import main
 from conftest import TINY_MODEL, InfiniteGrad
 from models import CRNN
-from inference.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 from training.step import TrainStep
 from utils.device import Placement
 from utils.errors import UserError

@@ -4,7 +4,7 @@ import torch
 
 import main
 from conftest import TINY_MODEL
-from inference.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 
 
 def run_main(argv):

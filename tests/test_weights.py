@@ -7,6 +7,7 @@ are not there. The synthetic check always runs.
 """
 import contextlib
 import io
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ import torch
 import main
 from conftest import ROOT
 from datasets.synth.build import ensure_synthetic
-from inference.checkpoint import load_training_checkpoint
+from training.checkpoint import load_training_checkpoint
 
 SHIPPED = os.path.join(ROOT, "weights", "crnn.pth")
 CROPS = os.environ.get("CRNN_REAL_CROPS") or os.path.join(ROOT, "..", "shared", "data", "iiit5k_train_2000")
@@ -49,7 +50,11 @@ def test_shipped_file_is_light_and_complete():
     assert ckpt["model"]["cnn.conv0.weight"].dtype == torch.float16
     assert ckpt["width_range"] == [100, 256]  # trained, and read by default, at each word's own width
     assert ckpt["width_scale"] == 1.3  # read 1.3x wider than that (docs/own-width.md)
-    assert set(ckpt) == {"model", "model_args", "alphabet", "img_w", "width_range", "width_scale", "source", "run"}
+    assert set(ckpt) == {"model", "model_args", "alphabet", "img_w", "width_range", "width_scale", "reading", "source",
+                         "run"}
+    assert ckpt["reading"] == {"edge_pad": 0.25, "length_bonus": 0.75}  # tuned for it (docs/reading.md)
+    machine = re.findall(r"(?<![\w.])/(?:root|home|work|tmp)/[^\s\"']*", json.dumps(ckpt["run"]))
+    assert not machine, machine[:3]                                      # the record names no folder of a machine
     assert ckpt["run"]["data"]["train"] == {**ckpt["run"]["data"]["train"], "generator": "v7", "stream": 512000}  # stage 4
 
 

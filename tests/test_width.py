@@ -186,7 +186,7 @@ def test_train_windows_sort_resume_and_shard(varied_lmdb):
 def test_training_at_own_width_runs_and_records_the_rule(varied_lmdb, tmp_path):
     """main.py trains on width batches and writes the rule into the checkpoint; predict/eval read it back."""
     import main
-    from inference.checkpoint import load_training_checkpoint
+    from training.checkpoint import load_training_checkpoint
     data = tmp_path / "data"
     data.mkdir()
     os.symlink(varied_lmdb, data / "MJ_LMDB")
@@ -220,8 +220,8 @@ def test_dynamic_width_onnx_chain_equals_pytorch(overfit_run, tmp_path):
     import onnxruntime as ort
     session = ort.InferenceSession(str(tmp_path / "dw.onnx"), providers=["CPUExecutionProvider"])
     assert session.get_modelmeta().custom_metadata_map["width_range"] == "100,256"
-    from inference.checkpoint import load_crnn
-    model = load_crnn(ckpt)[0]
+    from inference.model_file import load_model
+    model = load_model(ckpt)[1]
     for w in (100, 150, 256):
         x = torch.randn(3, 1, 32, w)
         got = session.run(["output1"], {"actual_input_1": x.numpy()})[0]

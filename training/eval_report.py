@@ -15,10 +15,8 @@ from utils.errors import UserError
 COLUMNS = ["set", "samples", "correct", "accuracy", "norm_ED", "too_long", "undecodable"]
 KEYS = ("total", "correct", "ned", "too_long", "skipped")
 # Optional columns: result counter -> (csv column, table header). exact: case and punctuation count (an alphabet
-# with capitals or punctuation); beam: the beam search with the LM, from the same scores (--eval_only); turned:
-# the same, with crops taller than wide read by the orientation rule (--eval_only --orientation auto).
-OPTIONAL = {"correct_exact": ("accuracy_exact", "exact %"), "correct_second": ("accuracy_beam_lm", "beam + LM %"),
-            "correct_turned": ("accuracy_beam_lm_turned", "beam + LM, tall turned %")}
+# with capitals or punctuation); beam: the beam search with the LM, from the same scores (--eval_only).
+OPTIONAL = {"correct_exact": ("accuracy_exact", "exact %"), "correct_second": ("accuracy_beam_lm", "beam + LM %")}
 
 
 def make_rows(results):

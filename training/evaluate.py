@@ -4,8 +4,6 @@ import torch
 from tqdm import tqdm
 
 from decoding.ctc_decoder import greedy_decode
-from inference.orientation import is_tall
-from inference.read import read_images
 from training.eval_report import format_table, make_rows, write_predictions, write_tables
 from utils import distributed as dist
 from utils.label_converter import normalize_for_eval
@@ -58,51 +56,25 @@ def evaluate(model, loader, alphabet, placement, *, progress=False, desc="eval",
     return out
 
 
-@torch.no_grad()
-def turned_reads(model, placement, dataset, predictions, decoder):
-    """Of this rank's predictions (evaluate's, with a second decoder), the number right when the crops narrower than
-    TALL x their height are read by the orientation rule (inference/orientation.py) with `decoder`, the others as
-    the second decoder read them."""
-    def run(x):
-        return model(placement.inputs(torch.from_numpy(x))).float().cpu()
-    was_training = model.training
-    model.eval()
-    right, tall = 0, []
-    for key, gt, _, _, second in predictions:
-        image = dataset.pil_image(key)
-        if is_tall(image):
-            tall.append((image, gt))
-        else:
-            right += score(second, gt)[0]
-    texts, _, _ = read_images([image for image, _ in tall], run, decoder, dataset.width)
-    model.train(was_training)
-    return right + sum(score(text, gt)[0] for text, (_, gt) in zip(texts, tall))
-
-
 class Validation:
     """Evaluates a model on every validation set of the run, on every rank: prints the table (and a few sample
     readings), writes eval_results.{csv,md} (and with keep_predictions the per-image TSVs) in `table_dir`.
     Calling it -> the sample-weighted accuracy over all sets."""
 
-    def __init__(self, loaders, alphabet, placement, table_dir, log, *, keep_predictions=False, second_decoder=None,
-                 turned=False):
+    def __init__(self, loaders, alphabet, placement, table_dir, log, *, keep_predictions=False, second_decoder=None):
         self.loaders, self.alphabet, self.placement = loaders, alphabet, placement
         self.table_dir, self.log, self.keep, self.second = table_dir, log, keep_predictions, second_decoder
-        self.turned = turned and second_decoder is not None  # the second decoder again, tall crops turned
         # an alphabet that tells case or punctuation apart is also scored exactly
         self.exact = any(c.isupper() or not c.isalnum() for c in alphabet)
 
     def __call__(self, model, name_suffix=""):
         dist.sync_buffers(model)
         keys = ("correct", "total", "ned", "too_long", "skipped") + (("correct_exact",) if self.exact else ()) \
-            + (("correct_second",) if self.second else ()) + (("correct_turned",) if self.turned else ())
+            + (("correct_second",) if self.second else ())
         results = {}
         for name, loader in self.loaders.items():
             r = evaluate(model, loader, self.alphabet, self.placement, progress=dist.is_main_process(), desc=name,
-                         keep_predictions=self.keep or self.turned, second_decoder=self.second, exact=self.exact)
-            if self.turned:
-                r["correct_turned"] = turned_reads(model, self.placement, loader.loader.dataset, r["predictions"],
-                                                   self.second)
+                         keep_predictions=self.keep, second_decoder=self.second, exact=self.exact)
             totals = dist.all_reduce_sum([r[k] for k in keys], self.placement.device)
             results[name + name_suffix] = dict(zip(keys, totals))
             for gt, pred, conf in r["examples"][:3]:

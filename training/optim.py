@@ -8,8 +8,8 @@ from utils.errors import UserError
 
 def build_optimizer(name, params, lr, weight_decay, device):
     """One multi-tensor update per step, not one per parameter: fused Adam/AdamW kernels on CUDA, foreach
-    elsewhere. On CUDA the step count lives on the device too (capturable), so that StepRunner can undo a
-    skipped step there without a host read."""
+    elsewhere. On CUDA the step count lives on the device too (capturable), so that a skipped step can be undone
+    there without a host read (training/bad_steps.py)."""
     cuda = device.type == "cuda"
     if name in ("adam", "adamw"):
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW

@@ -7,40 +7,28 @@ tools/export_weights.py keeps it in a shipped file, so a model can always say ho
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 
 import torch
 
+from utils.version import checkout_commit
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILE = "run.json"
 
 
-def git_commit():
-    """The checkout's commit ("+changes" when tracked files differ from it), or "unknown" outside git."""
-    try:
-        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        if head.returncode:
-            return "unknown"
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return head.stdout.strip() + ("+changes" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def make_record(args, recipe, device, world_size, data, origin=None):
-    """-> a JSON-safe dict. `recipe` is (name, resolved hyper-parameters); `data` describes the training and
-    validation data (lmdb_identity / the generator's identity); `origin` the checkpoint the weights came from
-    ({"from", "how": resume | finetune, "run": its own record or None})."""
-    name, values, sources = recipe
-    record = {"command": " ".join(["python"] + [os.path.relpath(sys.argv[0], ROOT) if sys.argv else "main.py"]
-                                + sys.argv[1:]),
-            "args": {k: v for k, v in vars(args).items()}, "recipe": {"name": name, "values": values, "from_flags": sorted(k for k, v in sources.items() if v == "flag")},
-            "commit": git_commit(), "torch": torch.__version__, "python": platform.python_version(),
-            "device": describe_device(device), "world_size": world_size, "data": data, "origin": origin,
-            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    """-> a JSON-safe dict. `recipe` is training/recipes.Recipe (name, resolved values, where each came from);
+    `data` describes the training and validation data (lmdb_identity / the generator's identity / the sources);
+    `origin` the checkpoint the weights came from ({"from", "how": resume | finetune, "run": its own record})."""
+    command = ["python", os.path.relpath(sys.argv[0], ROOT) if sys.argv else "main.py", *sys.argv[1:]]
+    record = {"command": " ".join(command), "args": dict(vars(args)),
+              "recipe": {"name": recipe.name, "values": recipe.values,
+                         "from_flags": sorted(k for k, v in recipe.sources.items() if v == "flag")},
+              "commit": checkout_commit(), "torch": torch.__version__, "python": platform.python_version(),
+              "device": describe_device(device), "world_size": world_size, "data": data, "origin": origin,
+              "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     return json.loads(json.dumps(record, default=str))  # plain types only: checkpoints load with weights_only
 
 

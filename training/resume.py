@@ -1,6 +1,5 @@
-"""Where a training run starts: the checkpoint of --resume (or the newest good one with --resume auto) or of
---finetune, the weights for another alphabet, and the random number generators' state a resume restores.
-The file format itself is inference/checkpoint.py.
+"""What resuming needs besides the checkpoint (training/checkpoint.py): the newest good checkpoint of a folder
+(--resume auto), the random number generators' state, and the weights of a model for another alphabet.
 """
 import glob
 import os
@@ -9,7 +8,8 @@ import random
 import numpy as np
 import torch
 
-from inference.checkpoint import load_training_checkpoint, non_finite_tensors
+from inference.model_file import non_finite_tensors
+from training.checkpoint import load_training_checkpoint
 from utils.errors import UserError
 
 
@@ -79,16 +79,3 @@ def find_resumable(output_dir, log=print, remove_stale=True):
         if best is None or key > best[0]:
             best = (key, path, ckpt)
     return best[1:] if best else (None, None)
-
-
-def start_checkpoint(resume, finetune, output_dir, eval_only, log):
-    """-> (loaded checkpoint or None, its path): --resume (or auto) or --finetune."""
-    if resume == "auto":
-        resume, ckpt = find_resumable(output_dir, log, not eval_only) if os.path.isdir(output_dir) else (None, None)
-        log(f"--resume auto: continuing from {resume}" if resume else
-            f"--resume auto: no checkpoint in {output_dir}, starting from scratch")
-        if resume is None and eval_only:
-            raise UserError(f"--eval_only --resume auto: no readable checkpoint in {output_dir}")
-        return ckpt, resume
-    source = resume or finetune
-    return (load_training_checkpoint(source) if source else None), source

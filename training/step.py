@@ -1,5 +1,5 @@
 """One training step, read top to bottom: forward, fp32 CTC loss, scaled backward, clipping, the optimizer and
-schedule step (undone on the device if the step was bad: training/bad_steps.py), the weight average."""
+schedule step (undone on the device where the step was bad: training/bad_steps.py), the weight average."""
 import torch
 
 from training.bad_steps import BadSteps
@@ -17,12 +17,12 @@ class TrainStep:
     """`step(images, labels)` -> the batch's loss, a 0-dim fp32 tensor left on the device (NaN for a skipped step),
     so that the host runs ahead of the device; `sync()` reads the bad-step counts (BadSteps.sync)."""
 
-    def __init__(self, model, optimizer, scheduler, scaler, converter, placement, *, grad_clip=0.0, max_bad_steps=20,
-                 ema=None):
+    def __init__(self, model, optimizer, scheduler, scaler, converter, placement, *, grad_clip, max_bad_steps, ema=None,
+                 log=print):
         self.model, self.optimizer, self.scheduler, self.scaler = model, optimizer, scheduler, scaler
         self.converter, self.placement, self.grad_clip, self.ema = converter, placement, grad_clip, ema
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.bad_steps = BadSteps(optimizer, scheduler, self.params, max_bad_steps, placement.device)
+        self.bad_steps = BadSteps(optimizer, scheduler, self.params, max_bad_steps, placement.device, log)
 
     def __call__(self, images, labels):
         images = self.placement.inputs(images)
@@ -38,7 +38,11 @@ class TrainStep:
         self.scaler.unscale_(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip or float("inf"))
         ok = torch.isfinite(loss) & torch.isfinite(norm)
-        self.bad_steps.step(ok)
+        if self.bad_steps.count(ok):                       # False only for a bad first step (decided on the host)
+            before = self.bad_steps.copy()
+            self.optimizer.step()
+            self.scheduler.step()
+            self.bad_steps.undo_where_bad(ok, before)      # a bad step leaves weights and moments as they were
         self.scaler.update()  # backs the fp16 scale off after an overflow (its own check, on the device)
         if self.ema:
             self.ema.update(self.model)  # after a bad step the weights are as before: a harmless update

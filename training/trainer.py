@@ -2,8 +2,8 @@
 average, where the run is, and the loop: steps (training/step.py), log lines, periodic validation and
 checkpoints, signals and the clock, and the recipe's FPS / Accuracy lines.
 
-    trainer = Trainer(model, loader, validation, config, placement=placement, converter=converter, meta=meta,
-                      log=print)
+    trainer = Trainer(model, loader, validation, config, placement=placement, converter=converter,
+                      model_file=model_file, record=record, log=print)
     trainer.resume(ckpt, path)    # a checkpoint with optimizer state (--resume)
     best_acc = trainer.fit()
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from inference.checkpoint import save_checkpoint
 from training.curves import MetricsLog
+from training.checkpoint import save_checkpoint
 from training.ema import EMA
 from training.optim import build_optimizer, build_scheduler
 from training.profiling import Profiler
@@ -32,7 +32,8 @@ from utils.metrics import SmoothedValue, Throughput, format_eta
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every value the loop reads: the resolved recipe and main.py's run-control flags, as plain values."""
+    """Every value the loop reads: the resolved recipe and main.py's run-control flags, as plain values (their
+    defaults are main.py's parser's)."""
     epochs: int
     batch_size: int
     optimizer: str
@@ -41,30 +42,31 @@ class TrainConfig:
     warmup_steps: int
     grad_clip: float
     loss_scale: str
-    lr_scaling: str = "none"
-    weight_decay: float = 0.0
-    ema: float = 0.0
-    max_bad_steps: int = 20
-    compile: bool = False
-    max_step: int = None
-    stop_step: int = None
-    time_limit: float = None
-    val_freq: int = 0
-    save_every_steps: int = 0
-    print_freq: int = 50
-    profiling: str = "NONE"
-    start_step: int = 10
-    output_dir: str = "."
+    lr_scaling: str
+    weight_decay: float
+    ema: float
+    max_bad_steps: int
+    compile: bool
+    max_step: int
+    stop_step: int
+    time_limit: float
+    val_freq: int
+    save_every_steps: int
+    print_freq: int
+    profiling: str
+    start_step: int
+    output_dir: str
 
 
 class Trainer:
     """`validation(model, name_suffix)` evaluates every validation set and returns the sample-weighted accuracy
-    (training/evaluate.Validation); `meta` is what every checkpoint carries besides the training state
-    (model_args, alphabet, widths, run record)."""
+    (training/evaluate.Validation); every checkpoint carries `model_file` (inference/model_file.py) and `record`
+    (training/record.py) besides the training state."""
 
-    def __init__(self, model, loader, validation, config, *, placement, converter, meta, log):
+    def __init__(self, model, loader, validation, config, *, placement, converter, model_file, record, log):
         c = self.config = config
-        self.model, self.loader, self.validation, self.meta, self.log = model, loader, validation, meta, log
+        self.model, self.loader, self.validation, self.log = model, loader, validation, log
+        self.model_file, self.record = model_file, record
         self.world = dist.get_world_size()
         self.steps_per_epoch = min(len(loader), c.max_step if c.max_step is not None else len(loader))
         self.total_steps = c.epochs * self.steps_per_epoch if c.stop_step is None else \
@@ -82,7 +84,7 @@ class Trainer:
         if c.compile:  # the step's module only: checkpoints and evaluation keep the plain model (no _orig_mod.)
             step_model = torch.compile(step_model)
         self.step_fn = TrainStep(step_model, self.optimizer, self.scheduler, self.scaler, converter, placement,
-                                 grad_clip=c.grad_clip, max_bad_steps=c.max_bad_steps, ema=self.ema)
+                                 grad_clip=c.grad_clip, max_bad_steps=c.max_bad_steps, ema=self.ema, log=log)
         self.profiler = Profiler(c.profiling, placement.device, c.start_step, c.stop_step, c.output_dir)
         self.epoch, self.step, self.global_step, self.best_acc = 0, 0, 0, 0.0
         self.resumed = False
@@ -116,7 +118,7 @@ class Trainer:
         self.metrics = MetricsLog(c.output_dir, self.global_step if self.resumed else None, self.log) \
             if dist.is_main_process() else None
         self.throughput = Throughput(c.batch_size * self.world)
-        dist.save_on_master(write_record, self.meta["run"], c.output_dir)
+        dist.save_on_master(write_record, self.record, c.output_dir)
         self.start = time.time()
         self.log(f"Training {c.epochs} epochs x {self.steps_per_epoch} steps, batch {c.batch_size} x {self.world} "
                  f"devices, lr {self.lr:g}")
@@ -208,11 +210,11 @@ class Trainer:
 
     def save(self, best=False):
         self.step_fn.sync()  # the schedule's position counts real updates only once bad steps are read
-        record = {**self.meta["run"], "images_seen": self.images_seen()}
+        record = {**self.record, "images_seen": self.images_seen()}
         dist.save_on_master(write_record, record, self.config.output_dir)
-        payload = {"model": dist.unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
-                   "lr_scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), **self.meta,
-                   "run": record,
+        payload = {"model": dist.unwrap(self.model).state_dict(), **self.model_file.fields(), "run": record,
+                   "optimizer": self.optimizer.state_dict(), "lr_scheduler": self.scheduler.state_dict(),
+                   "scaler": self.scaler.state_dict(),
                    "rng": rng_state(), "epoch": self.epoch, "step": self.step, "global_step": self.global_step,
                    "best_acc": self.best_acc, **({"ema": self.ema.state_dict()} if self.ema else {})}
         for name in ["checkpoint.pth"] + (["model_best.pth"] if best else []):

@@ -108,7 +108,7 @@ class Placement:
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None)
 
     def describe(self):
-        return f"{self.device}, precision {self.dtype or torch.float32}, channels_last {self.channels_last}"
+        return f"precision {self.dtype or torch.float32}, channels_last {self.channels_last}"
 
 
 def use_pinned_memory(device):

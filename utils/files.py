@@ -1,4 +1,4 @@
-"""Reading user text files and checking output locations, with one clear error each.
+"""Reading user text files, checking output locations and writing files atomically, with one clear error each.
 
 Outputs are checked (and folders created) before any expensive work starts, so
 that a wrong path fails in a second, not after an hour of training or export.
@@ -114,6 +114,43 @@ def remove_empty_dirs(created):
             continue
         except OSError:
             return
+
+
+def write_atomically(path, write, *, what="file", advice="", before_replace=None):
+    """`write(f)` into a temp file beside `path`, flushed and fsynced, then renamed over it (and the folder
+    fsynced): a crash never leaves a torn file, and a failed write (disk full) leaves the previous file as it was
+    (a UserError naming `what` and `path`, then `advice`). `before_replace(path)` runs just before the rename."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace(path)
+        os.replace(tmp, path)
+    except BaseException as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        cause = _os_error(e)
+        if cause is not None:
+            hint = "the disk is full" if cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "the write failed"
+            raise UserError(f"cannot write {what} {path}: {cause.strerror or cause} ({hint}; the previous {what} is "
+                            f"intact{advice})") from None
+        raise
+    dir_fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _os_error(e):
+    """The OSError behind e, if any: torch.save reports a failed write as a RuntimeError raised while it handles
+    the OSError."""
+    while e is not None and not isinstance(e, OSError):
+        e = e.__cause__ or e.__context__
+    return e
 
 
 def natural_key(name):

@@ -4,7 +4,7 @@ Slurm, Kubernetes and spot instances send SIGTERM some seconds before they take
 a machine back; torchrun passes it on to every worker and kills them 30 s
 later; Ctrl-C sends SIGINT. While the training loop runs (`deferred()`), a
 signal only records itself: the loop finishes the step, every rank agrees to
-stop after that same step (training/loop.py), checkpoint.pth is written and
+stop after that same step (training/trainer.py), checkpoint.pth is written and
 the run ends with exit code 143 (SIGTERM) or 130 (SIGINT), the shell's
 convention. A repeat of a signal changes nothing (a launcher that passes the
 signal on and a scheduler that signals every process deliver it twice).
