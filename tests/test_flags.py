@@ -19,7 +19,8 @@ from conftest import ROOT
 ENTRY_POINTS = ["main", "pth2onnx", "parse_testdata", "postpossess_CRNN_pytorch", "predict",
                 "tools.ais_bench_runner", "tools.create_lmdb_dataset", "tools.pack_synth_assets",
                 "tools.export_weights", "bench.infer_throughput", "bench.train_throughput", "bench.loader_throughput",
-                "bench.accuracy_by_length", "bench.synth_ablation", "bench.orientation", "bench.real_mix"]
+                "bench.accuracy_by_length", "bench.synth_ablation", "bench.orientation", "bench.real_mix", "serve",
+                "bench.serve_load"]
 VALUES = ["0", "-1", "nan", "1000000000000"]
 ZERO_MEANS = {
     ("main", "--val_freq"): "only at the end of each epoch",
@@ -32,13 +33,14 @@ ZERO_MEANS = {
     ("bench.loader_throughput", "--workers"): "load in this process",
     ("bench.orientation", "--synthetic"): "none",
     **{(script, "--edge_pad"): "read each crop once" for script in ("predict", "bench.accuracy_by_length",
-                                                                    "bench.orientation")},
+                                                                    "bench.orientation", "serve")},
 }
 ORDINARY_ZERO = {("main", "--seed"), ("main", "--npu"), ("main", "--start_step"), ("main", "--weight_decay"),
                  ("tools.ais_bench_runner", "--device"), ("tools.ais_bench_runner", "--output_batchsize_axis"),
                  ("pth2onnx", "--max_drop"), ("bench.orientation", "--bottom_to_top"), ("bench.real_mix", "--seeds"),
                  # decoding: a weight or bonus of 0 leaves that term out of the beam search's score
-                 *((script, flag) for script in ("main", "predict", "postpossess_CRNN_pytorch")
+                 ("serve", "--batch_wait_ms"),  # read each batch as soon as it has one image
+                 *((script, flag) for script in ("main", "predict", "postpossess_CRNN_pytorch", "serve")
                    for flag in ("--lm_weight", "--insertion_bonus", "--word_bonus"))}
 
 
@@ -89,7 +91,7 @@ def test_numeric_flags_have_range_types():
 def test_every_numeric_flag(value, required):
     accepted_zero = set()
     for name, flag, action in numeric_flags():
-        code, err, args = parse(name, [flag, value, *required.get(name, [])])
+        code, err, args = parse(name, [*required.get(name, []), flag, value])
         if code is not None:
             assert code == 2, (name, flag, value, err)
             lines = [line for line in err.splitlines() if line.startswith("error: ")]
