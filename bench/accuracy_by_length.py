@@ -3,6 +3,7 @@ shape, at several input-width rules and decoders.
 
     python -m bench.accuracy_by_length labels.txt --model weights/crnn.pth --widths 100 128 160 100-256
     python -m bench.accuracy_by_length labels.txt --decoders greedy beam     # the LM's gain, word by word
+    python -m bench.accuracy_by_length iiit5k/labels.txt ic15/dev.txt --widths 100-256   # both dev sets
 
 Labels: `path<TAB>label` lines (IIIT5K-style, paths relative to the file).
 A width is `W` (fixed W x 32, the recipe's preprocessing) or `MIN-MAX[/STEP][xSCALE]`
@@ -69,7 +70,8 @@ width_rule.doc = f"W (fixed) or MIN-MAX[/STEP][xSCALE], widths in {RANGES}, SCAL
 
 def get_args_parser():
     p = Parser(description=__doc__.splitlines()[0], examples=__doc__)
-    p.add_argument("labels", type=existing_file, help="`path<TAB>label` file")
+    p.add_argument("labels", type=existing_file, nargs="+",
+                   help="`path<TAB>label` file(s): each a set of its own (e.g. the IIIT5K and the ICDAR 2015 dev crops)")
     p.add_argument("--model", type=existing_file, nargs="+", default=["weights/crnn.pth"], help=".pth or .onnx")
     p.add_argument("--widths", type=width_rule, nargs="+", default=[(Width.fixed(100), None), (Width(), None)],
                    help="width rules to compare (default: 100 100-256, at the model's width_scale)")
@@ -123,19 +125,23 @@ def row(results, labels, words, shapes=None):
         [len(every)] + [len(h) for h in groups], drops
 
 
-def main(args):
-    pairs = read_labels(args.labels)
-    labels = dict(pairs)
-    words = CharLM.load(args.lm).words
-    paths = [p for p, _ in pairs]
+def labelled_set(path):
+    """A labels file -> (its name, {image path: label}, {image path: width / height})."""
+    labels = dict(read_labels(path))
     shapes = {}
-    for path in paths:
-        with Image.open(path) as image:
-            shapes[path] = image.size[0] / image.size[1]
-    print("| model | width | decoder | all | " + " | ".join(
+    for image_path in labels:
+        with Image.open(image_path) as image:
+            shapes[image_path] = image.size[0] / image.size[1]
+    return os.path.basename(os.path.dirname(os.path.abspath(path))) + "/" + os.path.basename(path), labels, shapes
+
+
+def main(args):
+    sets = [labelled_set(path) for path in args.labels]
+    words = CharLM.load(args.lm).words
+    print("| set | model | width | decoder | all | " + " | ".join(
         [f"{lo}-{hi}" if hi < 10 ** 6 else f"{lo}+" for lo, hi in BUCKETS] + list(KINDS) + [s[0] for s in SHAPES])
         + " | first/last dropped |")
-    print("|---|---|---|" + "---:|" * (len(BUCKETS) + len(KINDS) + len(SHAPES) + 2))
+    print("|---|---|---|---|" + "---:|" * (len(BUCKETS) + len(KINDS) + len(SHAPES) + 2))
     table = []
     for model in args.model:
         for width, scale in args.widths:
@@ -145,14 +151,17 @@ def main(args):
                 reader = Recognizer(model, decoder=dec_name, lm=args.lm if dec_name == "beam" else None, device="cpu",
                                     precision="fp32", batch_size=args.batch_size, orientation=args.orientation,
                                     edge_pad=args.edge_pad, **rule)
-                results = [{"file": p, "text": r.text} for p, r in zip(paths, reader.read_many(paths))]
-                accs, counts, drops = row(results, labels, words, shapes)
                 name = f"{width.min_w}" if width.is_fixed else \
                     f"{width.min_w}-{width.max_w}/{width.step}x{reader.width.scale:g}"
-                print(f"| {model} | {name} | {dec_name} | " + " | ".join(f"{a:.2f}" for a in accs) + f" | {drops} |",
-                      flush=True)
-                table.append((model, name, dec_name, accs, counts, drops))
-    print("words per column: " + ", ".join(str(c) for c in table[0][4]))
+                for set_name, labels, shapes in sets:
+                    paths = list(labels)
+                    results = [{"file": p, "text": r.text} for p, r in zip(paths, reader.read_many(paths))]
+                    accs, counts, drops = row(results, labels, words, shapes)
+                    print(f"| {set_name} | {model} | {name} | {dec_name} | " + " | ".join(f"{a:.2f}" for a in accs)
+                          + f" | {drops} |", flush=True)
+                    table.append((set_name, model, name, dec_name, accs, counts, drops))
+    for set_name in dict.fromkeys(t[0] for t in table):
+        print(f"words per column, {set_name}: " + ", ".join(str(c) for c in next(t for t in table if t[0] == set_name)[5]))
     return table
 
 

@@ -1,16 +1,17 @@
 """How well the reader picks the orientation of crops taller than wide, against the best of its three reads.
 
     python -m bench.orientation crops/labels.txt                          # the shipped model, beam + LM
+    python -m bench.orientation iiit5k/labels.txt ic15/dev.txt --length_bonus 0.5 0.75 1   # tune the bonus
     python -m bench.orientation crops/labels.txt --model runs/x/model_best.pth --decoders greedy beam \
         --synthetic 1000 --synth_assets ../crnn_assets_v4
 
-Three sets of tall crops: the labelled crops turned by hand a quarter turn (--bottom_to_top of them
+Sets of tall crops: each labels file's crops turned by hand a quarter turn (--bottom_to_top of them
 anticlockwise, so that they read bottom to top as most real turned words do, the rest clockwise),
 synthetic words turned the same way (--synthetic of them, the generator's validation split), and the
 labelled crops as they are that are already tall (short words: the rule must leave them upright). Each
 crop is read as given and turned a quarter turn either way; the table gives the share read right as
-given, by the most confident read, by the rule (inference/orientation.py) and by the best of the three
-(an oracle that knows the label).
+given, by the most confident read, by the rule (inference/orientation.py) at the model's bonus per
+character or at each --length_bonus, and by the best of the three (an oracle that knows the label).
 """
 import sys
 
@@ -20,6 +21,7 @@ if not __package__:  # run as a file: the repository's packages are not on the i
     sys.exit(2)
 
 import io
+import os
 
 import numpy as np
 from PIL import Image
@@ -37,7 +39,8 @@ from utils.label_converter import normalize_for_eval
 
 def get_args_parser():
     p = Parser(description=__doc__.splitlines()[0], examples=__doc__)
-    p.add_argument("labels", type=existing_file, help="`path<TAB>label` file of real crops (relative to its folder)")
+    p.add_argument("labels", type=existing_file, nargs="+",
+                   help="`path<TAB>label` file(s) of real crops (relative to its folder): each a set of its own")
     p.add_argument("--model", type=existing_file, default=None, help="default: the shipped weights/crnn.pth")
     p.add_argument("--decoders", nargs="+", choices=DECODERS, default=["beam"])
     p.add_argument("--bottom_to_top", type=float_range(0, 1), default=0.7,
@@ -46,6 +49,8 @@ def get_args_parser():
                    help="synthetic words turned by hand, from the generator's validation split")
     p.add_argument("--synth_assets", type=existing_dir, default=None, help="the generator's assets (--synthetic)")
     p.add_argument("--limit", type=int_range(1), default=None, help="read only the first N labelled crops")
+    p.add_argument("--length_bonus", type=float_range(0, 10), nargs="+", default=None,
+                   help="the rule's bonus per character, one column each (default: the model's own)")
     add_edge_pad_arg(p)
     return p
 
@@ -67,41 +72,50 @@ def three_reads(reader, images):
     return reads
 
 
-def scores(reads, labels):
-    """Shares (%) right: as given, most confident, the rule, the best of three."""
+def scores(reads, labels, bonuses):
+    """Shares (%) right: as given, most confident, the rule at each bonus, the best of three."""
     right = [[normalize_for_eval(t) == normalize_for_eval(label) for t, label in zip(texts, labels)]
              for texts, _ in reads]
-    given, confident, rule, oracle = [], [], [], []
+    given, confident, oracle, rule = [], [], [], [[] for _ in bonuses]
     for i in range(len(labels)):
         texts, confs = [r[0][i] for r in reads], [r[1][i] for r in reads]
         given.append(right[0][i])
         confident.append(right[int(np.argmax([c if t else -1 for t, c in zip(texts, confs)]))][i])
-        rule.append(right[choose(texts, confs)][i])
+        for column, bonus in zip(rule, bonuses):
+            column.append(right[choose(texts, confs, bonus)][i])
         oracle.append(any(r[i] for r in right))
-    return [100 * float(np.mean(v)) if v else float("nan") for v in (given, confident, rule, oracle)]
+    return [100 * float(np.mean(v)) if v else float("nan") for v in (given, confident, *rule, oracle)]
 
 
 def main(args):
-    pairs = read_labels(args.labels)[:args.limit]
-    crops = [Image.open(path).convert("RGB") for path, _ in pairs]
-    labels = [label for _, label in pairs]
-    sets = {"crops turned by hand": (turned_by_hand(crops, args.bottom_to_top), labels)}
+    sets = {}
+    tall = []
+    for path in args.labels:
+        pairs = read_labels(path)[:args.limit]
+        crops = [Image.open(p).convert("RGB") for p, _ in pairs]
+        labels = [label for _, label in pairs]
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        sets[f"{name}: turned by hand"] = (turned_by_hand(crops, args.bottom_to_top), labels)
+        tall += [(image, label) for image, label in zip(crops, labels) if is_tall(image)]
     if args.synthetic:
         renderer = load_renderer(args.synth_assets, features={"upside_down": 0.0, "stacked": 0.0})
         samples = [renderer.sample(0, VAL_SPLIT, i) for i in range(args.synthetic)]
         words = [Image.open(io.BytesIO(data)) for data, _ in samples]
         sets["synthetic words turned"] = (turned_by_hand(words, args.bottom_to_top, seed=1), [s[1] for s in samples])
-    tall = [(image, label) for image, label in zip(crops, labels) if is_tall(image)]
     sets["tall crops as they are"] = ([t[0] for t in tall], [t[1] for t in tall])
-    print(f"\n{args.model or 'weights/crnn.pth'}; tall: narrower than {TALL:g} x the height; "
-          f"{args.bottom_to_top:.0%} of the turned crops read bottom to top\n")
-    print("| set | crops | decoder | as given | most confident | the rule | best of three |")
-    print("|---|---:|---|---:|---:|---:|---:|")
     table = {}
     for decoder in args.decoders:
         reader = Recognizer(args.model, decoder=decoder, orientation="upright", edge_pad=args.edge_pad)
+        bonuses = args.length_bonus or [reader.length_bonus]
+        if decoder == args.decoders[0]:
+            print(f"\n{args.model or 'weights/crnn.pth'}; tall: narrower than {TALL:g} x the height; "
+                  f"{args.bottom_to_top:.0%} of the turned crops read bottom to top\n")
+            print("| set | crops | decoder | as given | most confident | "
+                  + " | ".join(f"the rule, bonus {b:g}" for b in bonuses) + " | best of three |")
+            print("|---|---:|---|" + "---:|" * (len(bonuses) + 3))
         for name, (images, truth) in sets.items():
-            table[name, decoder] = scores(three_reads(reader, images), truth) if images else [float("nan")] * 4
+            table[name, decoder] = scores(three_reads(reader, images), truth, bonuses) if images else \
+                [float("nan")] * (len(bonuses) + 3)
             print(f"| {name} | {len(images)} | {decoder} | " + " | ".join(f"{v:.2f}" for v in table[name, decoder])
                   + " |", flush=True)
     return table

@@ -20,6 +20,7 @@ from bad_input_kit import (
     good_lmdb, launcher, main_py, nan_checkpoint, npy_file, npz_file, onnx_model, print_table, raw_lmdb, result_files,
     runner, saved_file, truncated_checkpoint, truncated_mdb, write)
 from bad_generator_inputs import AS_FILE_CASES, GENERATOR_CASES, READING_CASES
+from bad_new_door_inputs import SERVICE_CASES, SOURCE_CASES
 from bad_offline_inputs import OFFLINE_CASES
 from conftest import word_image, write_lmdb
 
@@ -310,6 +311,7 @@ CASES = [
      ["37 classes but its alphabet"]),
     *OFFLINE_CASES,  # the offline chain: tests/bad_offline_inputs.py
     *GENERATOR_CASES, *READING_CASES, *AS_FILE_CASES,  # tests/bad_generator_inputs.py
+    *SOURCE_CASES, *SERVICE_CASES,  # tests/bad_new_door_inputs.py
     # -- a run that fails before it starts removes the --output_dir it created ------------------------------
     *([("main.py", LEFT, "--device cuda without a GPU",
         lambda t: (main_py("--data_path", data_dir(t), "--output_dir", f"{t}/{NEW}") + ["--device", "cuda"],

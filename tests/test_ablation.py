@@ -1,11 +1,16 @@
-"""bench/synth_ablation.py: each row trains with its own feature set, once; the table reads the crops by length."""
+"""bench/synth_ablation.py: each row trains with its own feature set, once; the table reads the crops by length.
+bench/real_mix.py: each row trains with its share of real crops."""
 import os
 import re
 import subprocess
 import sys
 
+import torch
+
 from bench import runs, synth_ablation
 from conftest import ROOT, word_image
+from inference.model_file import ModelFile
+from models.crnn import default_args
 from test_synth_assets import font_folder
 from training.checkpoint import load_training_checkpoint
 
@@ -79,13 +84,15 @@ def test_a_row_with_a_checkpoint_resumes_instead_of_starting_again(tmp_path, mon
     assert commands[1][commands[1].index("--resume") + 1] == "auto"
 
 
-def test_real_mix_rows_train_with_their_share_and_read_the_dev_sets(overfit_run, tiny_data, tmp_path):
+def test_real_mix_rows_train_with_their_share_and_read_the_dev_sets(tiny_data, tmp_path):
     """bench/real_mix.py: a row of real crops trains with its share of each batch and its options, a row without
     them on the stream alone; the table reads every development set with both readers."""
     font_folder(tmp_path / "assets")
+    start = ModelFile({**default_args(), "hidden_size": 16, "cnn_width": 8})   # a tiny new network to start from
+    torch.save({"model": start.build().state_dict(), **start.fields()}, tmp_path / "start.pth")
     real = f"{tiny_data}/OTHER_lmdb"
     cmd = [sys.executable, "-m", "bench.real_mix", f"{tiny_data}/IIIT5K_lmdb", "--real_dir", real, "--synth_assets",
-           str(tmp_path / "assets"), "--finetune", os.path.join(overfit_run[0], "model_best.pth"), "--images", "64",
+           str(tmp_path / "assets"), "--finetune", str(tmp_path / "start.pth"), "--images", "64",
            "--rows", "0", "0.25/noaug/skip", "--output_dir", str(tmp_path / "mix"), "--", "--batch_size", "32",
            "--workers", "0", "--device", "cpu"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
