@@ -79,6 +79,8 @@ def get_args_parser():
     p.add_argument("--decoders", nargs="+", choices=["greedy", "beam"], default=["greedy"],
                    help="greedy, and/or beam search with the LM at its defaults (decoding/ctc_decoder.py)")
     p.add_argument("--lm", type=existing_file, default=SHIPPED_LM, help="the LM of 'beam' and of the word list")
+    p.add_argument("--lm_weights", type=float_range(0, 10), nargs="+", default=[None],
+                   help="beam: the LM weights to compare, one row each (default: the model's own)")
     add_orientation_arg(p)
     add_edge_pad_arg(p)
     return p
@@ -147,19 +149,21 @@ def main(args):
         for width, scale in args.widths:
             rule = {"img_w": width.min_w} if width.is_fixed else {"min_w": width.min_w, "max_w": width.max_w,
                                                                   "width_step": width.step, "width_scale": scale}
-            for dec_name in args.decoders:
+            for dec_name, lm_weight in [(d, w) for d in args.decoders for w in (args.lm_weights if d == "beam"
+                                                                                else [None])]:
                 reader = Recognizer(model, decoder=dec_name, lm=args.lm if dec_name == "beam" else None, device="cpu",
                                     precision="fp32", batch_size=args.batch_size, orientation=args.orientation,
-                                    edge_pad=args.edge_pad, **rule)
+                                    edge_pad=args.edge_pad, lm_weight=lm_weight, **rule)
                 name = f"{width.min_w}" if width.is_fixed else \
                     f"{width.min_w}-{width.max_w}/{width.step}x{reader.width.scale:g}"
+                decoder = dec_name + (f" (LM weight {lm_weight:g})" if lm_weight is not None else "")
                 for set_name, labels, shapes in sets:
                     paths = list(labels)
                     results = [{"file": p, "text": r.text} for p, r in zip(paths, reader.read_many(paths))]
                     accs, counts, drops = row(results, labels, words, shapes)
-                    print(f"| {set_name} | {model} | {name} | {dec_name} | " + " | ".join(f"{a:.2f}" for a in accs)
+                    print(f"| {set_name} | {model} | {name} | {decoder} | " + " | ".join(f"{a:.2f}" for a in accs)
                           + f" | {drops} |", flush=True)
-                    table.append((set_name, model, name, dec_name, accs, counts, drops))
+                    table.append((set_name, model, name, decoder, accs, counts, drops))
     for set_name in dict.fromkeys(t[0] for t in table):
         print(f"words per column, {set_name}: " + ", ".join(str(c) for c in next(t for t in table if t[0] == set_name)[5]))
     return table
