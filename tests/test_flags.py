@@ -40,7 +40,7 @@ ORDINARY_ZERO = {("main", "--seed"), ("main", "--npu"), ("main", "--start_step")
                  ("pth2onnx", "--max_drop"), ("bench.orientation", "--bottom_to_top"), ("bench.real_mix", "--seeds"),
                  # decoding: a weight or bonus of 0 leaves that term out of the beam search's score
                  ("serve", "--batch_wait_ms"),  # read each batch as soon as it has one image
-                 ("bench.accuracy_by_length", "--lm_weights"),
+                 ("bench.accuracy_by_length", "--lm_weights"), ("bench.orientation", "--length_bonus"),  # 0: plain confidence
                  *((script, flag) for script in ("main", "predict", "postpossess_CRNN_pytorch", "serve")
                    for flag in ("--lm_weight", "--insertion_bonus", "--word_bonus"))}
 
