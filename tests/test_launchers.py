@@ -11,8 +11,14 @@ SMALL_SYNTH = ["--synth_train", "256", "--synth_val", "32", "--cnn_width", "8", 
                "--device", "cpu", "--workers", "0", "--batch_size", "16"]
 
 
-def run_launcher(script, args, tmp_path, device_id):
-    env = dict(os.environ, CRNN_CACHE_DIR=str(tmp_path / "cache"))
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One synthetic cache for the module's runs: the first builds SMALL_SYNTH's set, the others find it."""
+    return tmp_path_factory.mktemp("launcher_cache")
+
+
+def run_launcher(script, args, tmp_path, device_id, cache):
+    env = dict(os.environ, CRNN_CACHE_DIR=str(cache))
     out = subprocess.run(["bash", f"test/{script}", *args, "--output_dir", str(tmp_path / "ckpt"),
                           "--npu", str(device_id), *SMALL_SYNTH],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -20,10 +26,10 @@ def run_launcher(script, args, tmp_path, device_id):
 
 
 @pytest.mark.parametrize("style", ["equals", "space"])
-def test_performance_launcher_prints_fps(tmp_path, style):
+def test_performance_launcher_prints_fps(tmp_path, style, cache):
     device_id = 91 if style == "equals" else 92
     flags = ["--stop_step=6", "--epochs=1"] if style == "equals" else ["--stop_step", "6", "--epochs", "1"]
-    out, out_dir = run_launcher("train_performance_1p.sh", flags, tmp_path, device_id)
+    out, out_dir = run_launcher("train_performance_1p.sh", flags, tmp_path, device_id, cache)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "Final Performance images/sec : " in out.stdout
     fps = float(out.stdout.split("Final Performance images/sec : ")[1].split()[0])
@@ -36,8 +42,8 @@ def test_performance_launcher_prints_fps(tmp_path, style):
     assert os.path.isfile(tmp_path / "ckpt" / "checkpoint.pth")
 
 
-def test_full_launcher_reports_accuracy_and_passes_flags_through(tmp_path):
-    out, out_dir = run_launcher("train_full_1p.sh", ["--max_step", "3", "--epochs", "2"], tmp_path, 93)
+def test_full_launcher_reports_accuracy_and_passes_flags_through(tmp_path, cache):
+    out, out_dir = run_launcher("train_full_1p.sh", ["--max_step", "3", "--epochs", "2"], tmp_path, 93, cache)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "Training 2 epochs x 3 steps" in out.stdout
     assert "Final Train Accuracy : " in out.stdout and "E2E Training Duration sec : " in out.stdout
@@ -47,8 +53,8 @@ def test_full_launcher_reports_accuracy_and_passes_flags_through(tmp_path):
     assert len(losses) == 2 and all(float(v) > 0 for v in losses)
 
 
-def test_launcher_errors(tmp_path):
-    out, _ = run_launcher("train_full_1p.sh", ["--data_path", str(tmp_path / "missing")], tmp_path, 94)
+def test_launcher_errors(tmp_path, cache):
+    out, _ = run_launcher("train_full_1p.sh", ["--data_path", str(tmp_path / "missing")], tmp_path, 94, cache)
     assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
     out = subprocess.run(["bash", "test/train_full_1p.sh", "--epochs"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "--epochs needs a value" in out.stderr

@@ -26,8 +26,11 @@ class Origin:
     model_file: ModelFile = None
 
     def record(self):
-        """What the run's record says of its weights: a resumed or fine-tuned run keeps its origin's record."""
-        return {"from": self.path, "how": self.how, "run": self.ckpt.get("run")} if self.ckpt else None
+        """What the run's record says of its weights: a resumed or fine-tuned run keeps its origin's record, and
+        the reading settings it kept (they were tuned for its origin's weights)."""
+        if not self.ckpt:
+            return None
+        return {"from": self.path, "how": self.how, "run": self.ckpt.get("run"), "reading_kept": self.model_file.reading}
 
     def width(self, **flags):
         """The run's input width: the width flags (None: not given) over its origin's rule; a new or fine-tuned run

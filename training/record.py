@@ -72,6 +72,8 @@ def describe_record(record):
         lines += [f"{n}. started {r.get('started', '?')} on {r.get('device', '?')} x {r.get('world_size', 1)}, "
                   f"commit `{r.get('commit', 'unknown')}`, torch {r.get('torch', '?')}",
                   f"   - data: {data}",
-                  *([f"   - weights from: {origin['from']} ({origin['how']})"] if origin else []),
+                  *([f"   - weights from: {origin['from']} ({origin['how']}"
+                       + (f"; its reading settings kept: {origin['reading_kept']}" if origin.get("reading_kept") else "")
+                       + ")"] if origin else []),
                   "   - command:", "", f"     ```bash\n     {r.get('command', '?')}\n     ```", ""]
     return lines or ["(no run record: the file was made before runs recorded themselves)"]
