@@ -57,7 +57,7 @@ print('python', sys.version.split()[0], '| torch', torch.__version__, '| cuda', 
 mark setup
 
 # Each CUDA test trains on the GPU only (< 30 s each there); --durations shows that.
-timeout "$test_limit" python3 -m pytest -q -m cuda tests/test_cuda.py -p no:cacheprovider --durations=0 \
+timeout "$test_limit" python3 -m pytest -q -n 0 -m cuda tests/test_cuda.py -p no:cacheprovider --durations=0 \
     > "$out/cuda_tests.txt" 2>&1
 mark tests
 

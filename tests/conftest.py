@@ -1,7 +1,10 @@
 import contextlib
+import fcntl
 import functools
 import io
+import json
 import os
+import shutil
 
 # OpenMP threads that wait for work sleep instead of spinning (read when torch loads; subprocesses inherit it):
 # two processes spinning on 2 cores slowed each other more than 10-fold (a test beside other work on the machine).
@@ -82,14 +85,28 @@ def tiny_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def overfit_run(tiny_data, tmp_path_factory):
-    """Trains the tiny model on tiny_data once per session -> (output dir, stdout, best accuracy)."""
+    """Trains the tiny model on tiny_data once per test run -> (output dir, stdout, best accuracy).
+
+    The pytest-xdist workers share one run (a lock in the folder above their own): the first to need it
+    trains, the other waits, and each works on a copy of it."""
     import main
-    out_dir = tmp_path_factory.mktemp("overfit")
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        acc = main.main(main.get_args_parser().parse_args(
-            ["--data_path", tiny_data, "--output_dir", str(out_dir), *OVERFIT, *TINY_MODEL]))
-    return str(out_dir), buf.getvalue(), acc
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    out_dir, result = shared / "overfit", shared / "overfit.json"
+    with open(shared / "overfit.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                acc = main.main(main.get_args_parser().parse_args(
+                    ["--data_path", tiny_data, "--output_dir", str(out_dir), *OVERFIT, *TINY_MODEL]))
+            result.write_text(json.dumps([buf.getvalue(), acc]))
+    stdout, acc = json.loads(result.read_text())
+    own = tmp_path_factory.getbasetemp() / "overfit"
+    if own != out_dir:  # a copy per worker: tests evaluate its checkpoint, which writes tables beside it
+        shutil.copytree(out_dir, own)
+    return str(own), stdout, acc
 
 
 @pytest.fixture(autouse=True)
